@@ -1,0 +1,83 @@
+import path from 'node:path';
+import { AccountDirectory } from '../shared/accounts';
+import { createAdapters, type Adapters } from '../shared/adapters/adapters.factory';
+import type { Config } from '../shared/config/config.schema';
+import { errorMessage } from '../shared/errors';
+import type { Logger } from '../shared/logging';
+import type { Subscription } from '../shared/ports/event-bus.port';
+import { DropFolderWatcher } from './ingest/drop-folder.watcher';
+import { FtpIngestServer } from './ingest/ftp.server';
+import { IngestService } from './ingest/ingest.service';
+import { Spool } from './ingest/spool';
+import { IndexerService } from './indexer/indexer.service';
+import { ProcessorService } from './processor/processor.service';
+import { SearchHttpServer } from './search/search.http';
+
+export interface App {
+  adapters: Adapters;
+  /** Bound ports (useful when the config asked for 0). */
+  ftpPort: number | null;
+  httpPort: number | null;
+  stop(): Promise<void>;
+}
+
+/** How long shutdown waits for uploads in flight to become durable before closing connections. */
+const DRAIN_MS = 30_000;
+/** How often files a store or bus outage left in the spool are tried again. */
+const REDRIVE_MS = 60_000;
+
+/** Starts the services the configuration names, wired to the configured adapters. */
+export async function startApp(config: Readonly<Config>, logger: Logger): Promise<App> {
+  const adapters = createAdapters(config, logger);
+  const accounts = new AccountDirectory(config);
+  const deps = { config, accounts, logger, ...adapters };
+  const closers: (() => Promise<void>)[] = [];
+  const subscriptions: Subscription[] = [];
+  let ftpPort: number | null = null;
+  let httpPort: number | null = null;
+
+  try {
+    if (config.services.includes('ingest')) {
+      const ingest = new IngestService({ ...deps, spool: new Spool(path.join(config.dataDir, 'spool')) });
+      const recovered = await ingest.recover();
+      if (recovered > 0) logger.info({ recovered }, 'spool re-driven');
+      const ftp = new FtpIngestServer({ ...deps, ingest });
+      await ftp.listen();
+      ftpPort = ftp.port;
+      const drops = new DropFolderWatcher({ ...deps, ingest });
+      await drops.start();
+      const redrive = setInterval(() => void ingest.recover(), REDRIVE_MS);
+      closers.push(async () => {
+        clearInterval(redrive);
+        await drops.stop();
+        ftp.stopListening();
+        if (!(await ingest.drain(DRAIN_MS))) logger.warn('uploads still in flight at shutdown; their spool files re-drive at next start');
+        await ftp.close();
+      });
+    }
+    if (config.services.includes('processor')) subscriptions.push(await new ProcessorService(deps).start());
+    if (config.services.includes('indexer')) subscriptions.push(...(await new IndexerService(deps).start()));
+    if (config.services.includes('search')) {
+      const http = new SearchHttpServer(deps);
+      httpPort = (await http.listen()).port;
+      closers.push(() => http.close());
+    }
+  } catch (error) {
+    await Promise.allSettled(closers.map((c) => c()));
+    await Promise.allSettled(subscriptions.map((s) => s.stop()));
+    await adapters.close();
+    throw error;
+  }
+
+  return {
+    adapters,
+    ftpPort,
+    httpPort,
+    async stop() {
+      // Front doors first, then consumers finish what they hold, then the adapters close.
+      for (const close of closers) await close().catch((error) => logger.error({ err: errorMessage(error) }, 'close failed'));
+      await Promise.all(subscriptions.map((s) => s.stop()));
+      await adapters.close();
+    },
+  };
+}

@@ -1,0 +1,146 @@
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import { createInterface } from 'node:readline';
+import { parseArgs } from 'node:util';
+import { AccountDirectory, hashPassword } from '../../shared/accounts';
+import { createAdapters } from '../../shared/adapters/adapters.factory';
+import { loadConfig } from '../../shared/config/config.loader';
+import type { Config } from '../../shared/config/config.schema';
+import { errorMessage } from '../../shared/errors';
+import { createLogger } from '../../shared/logging';
+import type { IngestOutcome } from '../ingest/ingest.service';
+import { IngestService } from '../ingest/ingest.service';
+import { Spool } from '../ingest/spool';
+
+const USAGE = `usage:
+  npm run cli -- accounts add <name> [--home DIR] [--drop-folder DIR] [--profile NAME] [--max-file-bytes N] [--allow CIDR]...
+                 (password read from stdin)
+  npm run cli -- accounts hash        (password from stdin; prints a hash for the config file)
+  npm run cli -- accounts list
+  npm run cli -- ingest <dir> --account <name> [--concurrency N]`;
+
+/** Reads one line: hidden typing on a terminal, the first line of a pipe otherwise. */
+async function readPassword(prompt: string): Promise<string> {
+  const input = process.stdin;
+  if (input.isTTY) process.stderr.write(prompt);
+  const rl = createInterface({ input, terminal: false });
+  if (input.isTTY) input.setRawMode?.(false);
+  for await (const line of rl) {
+    rl.close();
+    if (input.isTTY) process.stderr.write('\n');
+    return line;
+  }
+  throw new Error('no password on stdin');
+}
+
+async function accounts(config: Readonly<Config>, args: string[]): Promise<void> {
+  const directory = new AccountDirectory(config);
+  const [command, name] = args;
+  if (command === 'list') {
+    for (const a of directory.list()) console.log(`${a.name}\thome=${a.home}${a.dropFolder ? `\tdrop=${a.dropFolder}` : ''}\tprofile=${a.renditionProfile}`);
+    return;
+  }
+  if (command === 'hash') {
+    console.log(await hashPassword(await readPassword('password: ')));
+    return;
+  }
+  if (command !== 'add' || !name) throw new Error(USAGE);
+  const { values } = parseArgs({
+    args: args.slice(2),
+    options: {
+      home: { type: 'string' },
+      'drop-folder': { type: 'string' },
+      profile: { type: 'string', default: 'default' },
+      'max-file-bytes': { type: 'string' },
+      allow: { type: 'string', multiple: true, default: [] },
+    },
+  });
+  const password = await readPassword(`password for ${name}: `);
+  if (password.length < 8) throw new Error('password must have at least 8 characters');
+  await directory.save({
+    name,
+    passwordHash: await hashPassword(password),
+    home: values.home && path.resolve(values.home),
+    dropFolder: values['drop-folder'] && path.resolve(values['drop-folder']),
+    renditionProfile: values.profile!,
+    maxFileBytes: values['max-file-bytes'] ? Number(values['max-file-bytes']) : undefined,
+    allowedNetworks: values.allow!,
+  });
+  console.log(`account ${name} saved in ${directory.file}`);
+}
+
+async function listFiles(dir: string): Promise<string[]> {
+  const entries = await fs.readdir(dir, { recursive: true, withFileTypes: true });
+  return entries.filter((e) => e.isFile()).map((e) => path.join(e.parentPath, e.name)).sort();
+}
+
+function progress(done: number, total: number, rejected: number, started: number): void {
+  const width = 30;
+  const filled = total === 0 ? width : Math.round((done / total) * width);
+  const rate = done / Math.max(0.001, (Date.now() - started) / 1000);
+  process.stderr.write(`\r[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${done}/${total} files, ${rejected} rejected, ${rate.toFixed(1)} files/s `);
+}
+
+/** Pushes a local folder through the same ingest path as FTP uploads; the folder is left as it was. */
+async function ingest(config: Readonly<Config>, args: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: { account: { type: 'string' }, concurrency: { type: 'string', default: '4' } },
+  });
+  const [dir] = positionals;
+  if (!dir || !values.account) throw new Error(USAGE);
+  const account = new AccountDirectory(config).find(values.account);
+  if (!account) throw new Error(`no account "${values.account}"`);
+  const root = path.resolve(dir);
+  const files = await listFiles(root);
+  const logger = createLogger(process.env.LOG_LEVEL ?? 'warn');
+  const adapters = createAdapters(config, logger);
+  const service = new IngestService({ config, logger, ...adapters, spool: new Spool(path.join(config.dataDir, 'spool')) });
+  const started = Date.now();
+  const rejected: { file: string; outcome: IngestOutcome }[] = [];
+  let done = 0;
+  let next = 0;
+  const worker = async () => {
+    while (next < files.length) {
+      const file = files[next++];
+      const relative = path.relative(root, file).split(path.sep).join('/');
+      const source = { protocol: 'cli' as const, account: account.name, path: `/${relative}`, remoteAddress: null, receivedAt: new Date().toISOString() };
+      const outcome = await service.accept(file, source, account.maxFileBytes, true);
+      if (outcome.status === 'rejected') rejected.push({ file, outcome });
+      done++;
+      progress(done, files.length, rejected.length, started);
+    }
+  };
+  try {
+    progress(0, files.length, 0, started);
+    await Promise.all(Array.from({ length: Math.max(1, Number(values.concurrency)) }, worker));
+  } finally {
+    process.stderr.write('\n');
+    await adapters.close();
+  }
+  for (const { file, outcome } of rejected) {
+    if (outcome.status === 'rejected') console.log(`rejected ${file}: ${outcome.code}: ${outcome.reason}`);
+  }
+  console.log(`${files.length - rejected.length} ingested, ${rejected.length} rejected in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  return rejected.length > 0 ? 1 : 0;
+}
+
+async function main(argv: string[]): Promise<number> {
+  const config = loadConfig();
+  const [command, ...rest] = argv;
+  if (command === 'accounts') {
+    await accounts(config, rest);
+    return 0;
+  }
+  if (command === 'ingest') return ingest(config, rest);
+  throw new Error(USAGE);
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    process.stderr.write(`${errorMessage(error)}\n`);
+    process.exit(2);
+  },
+);

@@ -1,0 +1,166 @@
+import { mkdirSync, type Stats } from 'node:fs';
+import { open, type FileHandle } from 'node:fs/promises';
+import path from 'node:path';
+import { Writable } from 'node:stream';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { FileSystem, type FtpConnection } from 'ftp-srv';
+import type { Account } from '../../shared/accounts';
+import type { ImageSource, SourceProtocol } from '../../shared/contracts/events';
+import { IngestError } from '../../shared/errors';
+import type { IngestOutcome, IngestService } from './ingest.service';
+
+export interface FtpFileSystemOptions {
+  account: Account;
+  ingest: IngestService;
+  isTempName: (fileName: string) => boolean;
+  protocol: SourceProtocol;
+  /** False once the client's control connection is gone. */
+  isConnected: () => boolean;
+  remoteAddress: string | null;
+  maxFileBytes: number;
+}
+
+/** ftp-srv's own path resolution (chroot to the account's home); not in its type declarations. */
+interface FtpSrvInternals {
+  _resolvePath(fileName: string): { clientPath: string; fsPath: string };
+}
+
+/** Where an upload counts as ended but the sender may have vanished: let the control socket's close land first. */
+const DISCONNECT_GRACE_MS = 25;
+
+function outcomeError(outcome: IngestOutcome): Error | null {
+  return outcome.status === 'rejected' ? new Error(`${outcome.code}: ${outcome.reason}`) : null;
+}
+
+/**
+ * An account's FTP view: a real folder (so resumed uploads and RNFR/RNTO work as cameras expect)
+ * whose complete uploads are handed to ingest before the client hears 226 (STOR) or 250 (RNTO).
+ */
+export class IngestFileSystem extends FileSystem {
+  constructor(
+    connection: FtpConnection,
+    private readonly options: FtpFileSystemOptions,
+  ) {
+    super(connection, { root: options.account.home, cwd: '/' });
+    mkdirSync(options.account.home, { recursive: true });
+  }
+
+  override write(fileName: string, { append = false, start }: { append?: boolean; start?: number } = {}) {
+    const { clientPath, fsPath } = this.resolveSafe(fileName);
+    mkdirSync(path.dirname(fsPath), { recursive: true });
+    const temp = this.options.isTempName(path.posix.basename(clientPath));
+    // A plain Writable: ftp-srv emits 'close' instead of end() on streams with close listeners,
+    // which skips final(); and final() is where the upload becomes durable before the 226.
+    const stream = new UploadStream(fsPath, { append, start, maxBytes: this.options.maxFileBytes }, async () => {
+      if (temp) return null;
+      await sleep(DISCONNECT_GRACE_MS);
+      // ftp-srv reports the STOR as complete when the data socket closes, even if the client died mid-transfer.
+      if (!this.options.isConnected()) return new Error('client disconnected before the upload completed');
+      return outcomeError(await this.options.ingest.accept(fsPath, this.source(clientPath), this.options.maxFileBytes));
+    });
+    return { stream, clientPath };
+  }
+
+  override async rename(from: string, to: string): Promise<void> {
+    const source = this.resolveSafe(from);
+    const target = this.resolveSafe(to);
+    await super.rename(source.clientPath, target.clientPath);
+    if (this.options.isTempName(path.posix.basename(target.clientPath))) return;
+    const error = outcomeError(await this.options.ingest.accept(target.fsPath, this.source(target.clientPath), this.options.maxFileBytes));
+    if (error) throw error;
+  }
+
+  override get(fileName: string): Promise<Stats & { name: string }> {
+    this.resolveSafe(fileName);
+    return super.get(fileName);
+  }
+
+  private source(clientPath: string): ImageSource {
+    return {
+      protocol: this.options.protocol,
+      account: this.options.account.name,
+      path: clientPath,
+      remoteAddress: this.options.remoteAddress,
+      receivedAt: new Date().toISOString(),
+    };
+  }
+
+  /** ftp-srv clamps "../" at the root; a name that tries it is refused outright rather than quietly moved. */
+  private resolveSafe(fileName: string): { clientPath: string; fsPath: string } {
+    if (fileName.split(/[\\/]/).includes('..') || fileName.includes('\0')) {
+      throw new IngestError('NAME_NOT_ALLOWED', `file name not allowed: ${fileName}`);
+    }
+    return (this as unknown as FtpSrvInternals)._resolvePath(fileName);
+  }
+}
+
+interface UploadOptions {
+  append: boolean;
+  start?: number;
+  maxBytes: number;
+}
+
+class UploadStream extends Writable {
+  private file: FileHandle | null = null;
+  private position: number | null;
+  private written = 0;
+
+  constructor(
+    private readonly fsPath: string,
+    private readonly upload: UploadOptions,
+    private readonly complete: () => Promise<Error | null>,
+  ) {
+    super({ highWaterMark: 1 << 20 });
+    this.position = upload.append ? null : (upload.start ?? 0);
+  }
+
+  override _construct(callback: (error?: Error | null) => void): void {
+    // REST+STOR rewrites from an offset and keeps what came before; a plain STOR truncates.
+    const flags = this.upload.append ? 'a' : this.upload.start ? 'r+' : 'w';
+    open(this.fsPath, flags).then(
+      (file) => {
+        this.file = file;
+        callback();
+      },
+      (error: Error) => callback(error),
+    );
+  }
+
+  override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
+    this.written += chunk.length;
+    if ((this.upload.start ?? 0) + this.written > this.upload.maxBytes) {
+      callback(new Error(`FILE_TOO_LARGE: upload exceeds ${this.upload.maxBytes} bytes`));
+      return;
+    }
+    this.file!.write(chunk, 0, chunk.length, this.position).then(
+      () => {
+        if (this.position !== null) this.position += chunk.length;
+        callback();
+      },
+      (error: Error) => callback(error),
+    );
+  }
+
+  override _final(callback: (error?: Error | null) => void): void {
+    const file = this.file!;
+    this.file = null;
+    file
+      .sync()
+      .then(() => file.close())
+      .then(() => this.complete())
+      .then(
+        (error) => callback(error),
+        (error: Error) => callback(error),
+      );
+  }
+
+  override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
+    const file = this.file;
+    this.file = null;
+    if (!file) return callback(error);
+    file.close().then(
+      () => callback(error),
+      () => callback(error),
+    );
+  }
+}

@@ -1,0 +1,99 @@
+import { randomUUID } from 'node:crypto';
+import { createReadStream, createWriteStream, promises as fs } from 'node:fs';
+import path from 'node:path';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { pathToFileURL } from 'node:url';
+import type { ObjectLocation } from '../contracts/events';
+import { IngestError } from '../errors';
+import type { ObjectStore, ObjectStream, StoredObject } from '../ports/object-store.port';
+
+const CONTENT_TYPE_SUFFIX = '.content-type';
+
+/**
+ * Objects as files under one root. Writes go to a temp file that is fsynced and renamed into place,
+ * so a crash leaves the old object or the new one, never half of one.
+ */
+export class LocalObjectStore implements ObjectStore {
+  private readonly root: string;
+  private readonly tmpDir: string;
+
+  constructor(root: string) {
+    this.root = path.resolve(root);
+    this.tmpDir = path.join(this.root, '.tmp');
+  }
+
+  async put(key: string, body: Buffer | Readable, contentType: string): Promise<StoredObject> {
+    const target = this.resolve(key);
+    await fs.mkdir(this.tmpDir, { recursive: true });
+    await fs.mkdir(path.dirname(target), { recursive: true });
+    const tmp = path.join(this.tmpDir, randomUUID());
+    try {
+      await pipeline(Buffer.isBuffer(body) ? Readable.from([body]) : body, createWriteStream(tmp, { flush: true }));
+      await fs.writeFile(`${tmp}${CONTENT_TYPE_SUFFIX}`, contentType);
+      // The content type lands first: an object file without its type would be served as octets.
+      await fs.rename(`${tmp}${CONTENT_TYPE_SUFFIX}`, `${target}${CONTENT_TYPE_SUFFIX}`);
+      await fs.rename(tmp, target);
+    } catch (error) {
+      await fs.rm(tmp, { force: true });
+      await fs.rm(`${tmp}${CONTENT_TYPE_SUFFIX}`, { force: true });
+      throw new IngestError('STORE_UNAVAILABLE', `cannot write ${key}: ${(error as Error).message}`, {
+        retriable: true,
+        cause: error,
+      });
+    }
+    const { size } = await fs.stat(target);
+    return { key, bytes: size, contentType };
+  }
+
+  async head(key: string): Promise<StoredObject | null> {
+    const file = this.resolve(key);
+    try {
+      const [stat, contentType] = await Promise.all([
+        fs.stat(file),
+        fs.readFile(`${file}${CONTENT_TYPE_SUFFIX}`, 'utf8').catch(() => 'application/octet-stream'),
+      ]);
+      return { key, bytes: stat.size, contentType };
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
+      throw error;
+    }
+  }
+
+  async getBuffer(key: string): Promise<Buffer> {
+    try {
+      return await fs.readFile(this.resolve(key));
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') {
+        throw new IngestError('OBJECT_NOT_FOUND', `no object ${key}`, { cause: error });
+      }
+      throw new IngestError('STORE_UNAVAILABLE', `cannot read ${key}`, { retriable: true, cause: error });
+    }
+  }
+
+  async getStream(key: string): Promise<ObjectStream | null> {
+    const meta = await this.head(key);
+    if (!meta) return null;
+    return { ...meta, body: createReadStream(this.resolve(key)) };
+  }
+
+  async delete(key: string): Promise<void> {
+    const file = this.resolve(key);
+    await fs.rm(file, { force: true });
+    await fs.rm(`${file}${CONTENT_TYPE_SUFFIX}`, { force: true });
+  }
+
+  locate(key: string): ObjectLocation {
+    return { store: 'local', bucket: null, key, url: pathToFileURL(this.resolve(key)).href };
+  }
+
+  async close(): Promise<void> {}
+
+  private resolve(key: string): string {
+    const file = path.resolve(this.root, key);
+    if (!key || key.endsWith(CONTENT_TYPE_SUFFIX) || !file.startsWith(this.root + path.sep)) {
+      throw new IngestError('NAME_NOT_ALLOWED', `object key not allowed: ${key}`);
+    }
+    return file;
+  }
+}

@@ -1,0 +1,233 @@
+import { EventEmitter } from 'node:events';
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import Database from 'better-sqlite3';
+import { errorMessage } from '../errors';
+import type { Logger } from '../logging';
+import type { BusMessage, EventBus, SubscribeOptions, Subscription } from '../ports/event-bus.port';
+
+export interface SqliteEventBusOptions {
+  file: string;
+  logger: Logger;
+  /** How often consumers look for messages appended by other processes (the CLI backfill). */
+  pollIntervalMs?: number;
+  retentionHours?: number;
+}
+
+interface Row {
+  offset: number;
+  key: string;
+  value: string;
+}
+
+/**
+ * A durable local log with Kafka's consumer semantics: one partition per topic, offsets per
+ * consumer group committed after the handler succeeds, redelivery of what was not committed.
+ */
+export class SqliteEventBus implements EventBus {
+  private readonly db: Database.Database;
+  private readonly published = new EventEmitter();
+  private readonly subscriptions = new Set<Subscription>();
+  private readonly active = new Set<string>();
+  private readonly pruneTimer: NodeJS.Timeout;
+  private readonly pollIntervalMs: number;
+  private readonly logger: Logger;
+
+  constructor(private readonly options: SqliteEventBusOptions) {
+    mkdirSync(path.dirname(options.file), { recursive: true });
+    this.db = new Database(options.file);
+    this.db.pragma('journal_mode = WAL');
+    // FULL: a publish that returned survives a power cut, which the 226 reply promises.
+    this.db.pragma('synchronous = FULL');
+    this.db.pragma('busy_timeout = 10000');
+    this.db.exec(`
+      CREATE TABLE IF NOT EXISTS messages (
+        "offset" INTEGER PRIMARY KEY AUTOINCREMENT,
+        topic TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL, published_at INTEGER NOT NULL);
+      CREATE INDEX IF NOT EXISTS messages_by_topic ON messages (topic, "offset");
+      CREATE TABLE IF NOT EXISTS consumer_offsets (
+        grp TEXT NOT NULL, topic TEXT NOT NULL, next_offset INTEGER NOT NULL, PRIMARY KEY (grp, topic));
+    `);
+    this.pollIntervalMs = options.pollIntervalMs ?? 250;
+    this.logger = options.logger.child({ component: 'sqlite-event-bus' });
+    this.published.setMaxListeners(0);
+    this.prune();
+    this.pruneTimer = setInterval(() => this.prune(), 3_600_000).unref();
+  }
+
+  async publish(topic: string, key: string, value: object): Promise<void> {
+    this.db
+      .prepare('INSERT INTO messages (topic, key, value, published_at) VALUES (?, ?, ?, ?)')
+      .run(topic, key, JSON.stringify(value), Date.now());
+    this.published.emit(topic);
+  }
+
+  async subscribe<T>(options: SubscribeOptions<T>): Promise<Subscription> {
+    const consumers = options.topics.map((topic) => {
+      const id = `${options.group}\u0000${topic}`;
+      if (this.active.has(id)) throw new Error(`group ${options.group} already consumes ${topic} here`);
+      this.active.add(id);
+      const consumer = new TopicConsumer<T>(this.db, topic, options, this.published, this.pollIntervalMs, this.logger);
+      consumer.start();
+      return { id, consumer };
+    });
+    const subscription: Subscription = {
+      stop: async () => {
+        await Promise.all(consumers.map((c) => c.consumer.stop()));
+        consumers.forEach((c) => this.active.delete(c.id));
+        this.subscriptions.delete(subscription);
+      },
+    };
+    this.subscriptions.add(subscription);
+    return subscription;
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([...this.subscriptions].map((s) => s.stop()));
+    clearInterval(this.pruneTimer);
+    this.db.close();
+  }
+
+  /** Drops old messages that every consumer group has already committed. */
+  private prune(): void {
+    const cutoff = Date.now() - (this.options.retentionHours ?? 168) * 3_600_000;
+    const { changes } = this.db
+      .prepare(
+        `DELETE FROM messages WHERE published_at < ? AND "offset" < COALESCE(
+           (SELECT MIN(next_offset) FROM consumer_offsets c WHERE c.topic = messages.topic), 0)`,
+      )
+      .run(cutoff);
+    if (changes > 0) this.logger.info({ pruned: changes }, 'pruned old messages');
+  }
+}
+
+class TopicConsumer<T> {
+  private running = false;
+  private loop: Promise<void> = Promise.resolve();
+  private readonly inFlight = new Map<number, Promise<void>>();
+  private readonly busyKeys = new Set<string>();
+  /** Started offsets in order; the commit point advances over the done prefix. */
+  private readonly started: { offset: number; done: boolean }[] = [];
+  private readonly abort = new AbortController();
+  private wake: () => void = () => undefined;
+
+  constructor(
+    private readonly db: Database.Database,
+    private readonly topic: string,
+    private readonly options: SubscribeOptions<T>,
+    private readonly published: EventEmitter,
+    private readonly pollIntervalMs: number,
+    private readonly logger: Logger,
+  ) {}
+
+  start(): void {
+    this.running = true;
+    this.loop = this.run();
+  }
+
+  async stop(): Promise<void> {
+    this.running = false;
+    this.abort.abort();
+    this.wake();
+    await this.loop;
+  }
+
+  private committedOffset(): number {
+    const row = this.db
+      .prepare('SELECT next_offset AS n FROM consumer_offsets WHERE grp = ? AND topic = ?')
+      .get(this.options.group, this.topic) as { n: number } | undefined;
+    if (row) return row.n;
+    const start =
+      this.options.fromBeginning === false
+        ? ((this.db.prepare('SELECT MAX("offset") AS m FROM messages').get() as { m: number | null }).m ?? 0) + 1
+        : 0;
+    this.commit(start);
+    return start;
+  }
+
+  private commit(nextOffset: number): void {
+    this.db
+      .prepare(
+        `INSERT INTO consumer_offsets (grp, topic, next_offset) VALUES (?, ?, ?)
+         ON CONFLICT (grp, topic) DO UPDATE SET next_offset = excluded.next_offset`,
+      )
+      .run(this.options.group, this.topic, nextOffset);
+  }
+
+  private async run(): Promise<void> {
+    const concurrency = this.options.concurrency ?? 1;
+    let cursor = this.committedOffset();
+    const onPublish = () => this.wake();
+    this.published.on(this.topic, onPublish);
+    try {
+      while (this.running) {
+        let blocked = false;
+        if (this.inFlight.size < concurrency) {
+          const rows = this.db
+            .prepare('SELECT "offset", key, value FROM messages WHERE topic = ? AND "offset" >= ? ORDER BY "offset" LIMIT ?')
+            .all(this.topic, cursor, concurrency) as Row[];
+          for (const row of rows) {
+            // A later message of a busy key must wait: per-key order is part of the contract.
+            if (this.inFlight.size >= concurrency || this.busyKeys.has(row.key)) {
+              blocked = true;
+              break;
+            }
+            this.dispatch(row);
+            cursor = row.offset + 1;
+          }
+          if (rows.length === concurrency && !blocked) continue;
+        }
+        const signal = new Promise<void>((resolve) => (this.wake = resolve));
+        const waits: Promise<unknown>[] = [signal, ...this.inFlight.values()];
+        if (this.inFlight.size < concurrency && !blocked) waits.push(sleep(this.pollIntervalMs));
+        await Promise.race(waits);
+      }
+    } finally {
+      this.published.off(this.topic, onPublish);
+      await Promise.allSettled(this.inFlight.values());
+    }
+  }
+
+  private dispatch(row: Row): void {
+    const entry = { offset: row.offset, done: false };
+    this.started.push(entry);
+    this.busyKeys.add(row.key);
+    const task = this.deliver(row).then((delivered) => {
+      this.inFlight.delete(row.offset);
+      this.busyKeys.delete(row.key);
+      if (!delivered) return;
+      entry.done = true;
+      let next: number | null = null;
+      while (this.started.length > 0 && this.started[0].done) next = this.started.shift()!.offset + 1;
+      if (next !== null) this.commit(next);
+    });
+    this.inFlight.set(row.offset, task);
+  }
+
+  /** Retries a failing handler until it succeeds or the consumer stops; false leaves it uncommitted. */
+  private async deliver(row: Row): Promise<boolean> {
+    const message: BusMessage<T> = {
+      topic: this.topic,
+      partition: 0,
+      offset: String(row.offset),
+      key: row.key,
+      value: JSON.parse(row.value) as T,
+    };
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.options.handle(message);
+        return true;
+      } catch (error) {
+        const delayMs = Math.min(30_000, 200 * 2 ** Math.min(attempt, 8));
+        this.logger.warn(
+          { topic: this.topic, group: this.options.group, offset: row.offset, key: row.key, attempt, err: errorMessage(error) },
+          'handler failed, message will be redelivered',
+        );
+        if (!this.running) return false;
+        await sleep(delayMs, undefined, { signal: this.abort.signal }).catch(() => undefined);
+        if (!this.running) return false;
+      }
+    }
+  }
+}

@@ -1,0 +1,133 @@
+import { z } from 'zod';
+
+const port = z.coerce.number().int().min(1).max(65535);
+/** 0 asks the OS for a free port (tests, several instances on one host). */
+const listenPort = z.coerce.number().int().min(0).max(65535);
+const positiveInt = z.coerce.number().int().positive();
+const name = z.string().regex(/^[a-zA-Z0-9][a-zA-Z0-9._-]{0,63}$/, 'letters, digits, ".", "_" or "-", at most 64');
+
+export const FIT_MODES = ['cover', 'contain', 'fill', 'inside', 'outside'] as const;
+export const POSITIONS = ['centre', 'attention', 'entropy', 'north', 'south', 'east', 'west'] as const;
+export const FORMATS = ['jpeg', 'webp', 'png', 'avif'] as const;
+export const FAIL_ON = ['none', 'truncated', 'error', 'warning'] as const;
+export const SERVICE_NAMES = ['ingest', 'processor', 'indexer', 'search'] as const;
+
+export const renditionSchema = z
+  .object({
+    name,
+    width: positiveInt.max(16384),
+    height: positiveInt.max(16384),
+    fit: z.enum(FIT_MODES).default('inside'),
+    position: z.enum(POSITIONS).default('centre'),
+    format: z.enum(FORMATS).default('jpeg'),
+    quality: z.coerce.number().int().min(1).max(100).default(82),
+    /** strip: no metadata in the rendition; keep: EXIF/ICC copied (GPS included, mind privacy). */
+    metadata: z.enum(['strip', 'keep']).default('strip'),
+  })
+  .strict();
+
+const cropSchema = z.union([
+  z
+    .object({
+      box: z
+        .object({
+          left: z.number().min(0),
+          top: z.number().min(0),
+          width: z.number().positive(),
+          height: z.number().positive(),
+          unit: z.enum(['px', 'percent']).default('px'),
+        })
+        .strict()
+        .refine((b) => b.unit === 'px' || (b.left + b.width <= 100 && b.top + b.height <= 100), {
+          message: 'a percent box must lie within 0..100',
+        }),
+    })
+    .strict(),
+  z.object({ smart: z.object({ aspectRatio: z.number().positive() }).strict() }).strict(),
+]);
+
+const cidr = z.string().regex(/^[0-9a-fA-F:.]+(\/\d{1,3})?$/, 'an IP address or CIDR range');
+
+export const accountSchema = z
+  .object({
+    name,
+    /** scrypt hash as written by `cli accounts hash`; never a clear-text password. */
+    passwordHash: z.string().startsWith('scrypt$', 'must be a scrypt hash from `npm run cli -- accounts hash`'),
+    /** FTP root of the account; default <dataDir>/ftp/<name>. */
+    home: z.string().min(1).optional(),
+    /** A folder watched for files dropped by other tools (rsync, another FTP daemon). */
+    dropFolder: z.string().min(1).optional(),
+    crop: cropSchema.optional(),
+    renditionProfile: name.default('default'),
+    maxFileBytes: positiveInt.optional(),
+    /** Networks allowed to log in; empty allows every address. */
+    allowedNetworks: z.array(cidr).default([]),
+  })
+  .strict();
+
+export const configSchema = z
+  .object({
+    adapters: z.enum(['embedded']),
+    services: z.array(z.enum(SERVICE_NAMES)).min(1),
+    dataDir: z.string().min(1),
+    log: z.object({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']) }).strict(),
+    ftp: z
+      .object({
+        host: z.string().min(1),
+        port: listenPort,
+        passive: z.object({ host: z.string().min(1), minPort: port, maxPort: port }).strict(),
+        tempNamePatterns: z.array(z.string().min(1)),
+        idleTimeoutMs: positiveInt,
+        tls: z.object({ certFile: z.string().nullable(), keyFile: z.string().nullable() }).strict(),
+      })
+      .strict(),
+    http: z.object({ host: z.string().min(1), port: listenPort }).strict(),
+    dropFolders: z.object({ sweepIntervalMs: positiveInt, stableMs: z.coerce.number().int().min(0) }).strict(),
+    limits: z
+      .object({ maxFileBytes: positiveInt, maxPixels: positiveInt, failOn: z.enum(FAIL_ON) })
+      .strict(),
+    processor: z.object({ concurrency: positiveInt.max(64) }).strict(),
+    indexer: z.object({ concurrency: positiveInt.max(256) }).strict(),
+    bus: z
+      .object({
+        topics: z.object({ ingested: name, processed: name, failed: name }).strict(),
+        retentionHours: positiveInt,
+      })
+      .strict(),
+    renditionProfiles: z.record(name, z.array(renditionSchema).min(1)),
+    accounts: z.array(accountSchema),
+  })
+  .strict()
+  .superRefine((config, ctx) => {
+    const issue = (path: (string | number)[], message: string) => ctx.addIssue({ code: 'custom', path, message });
+    if (config.ftp.passive.minPort > config.ftp.passive.maxPort) {
+      issue(['ftp', 'passive', 'minPort'], 'must not exceed ftp.passive.maxPort');
+    }
+    if (config.ftp.port !== 0 && config.ftp.port === config.http.port && config.ftp.host === config.http.host) {
+      issue(['http', 'port'], 'must differ from ftp.port');
+    }
+    if ((config.ftp.tls.certFile === null) !== (config.ftp.tls.keyFile === null)) {
+      issue(['ftp', 'tls'], 'certFile and keyFile go together');
+    }
+    for (const [profile, renditions] of Object.entries(config.renditionProfiles)) {
+      const seen = new Set<string>();
+      renditions.forEach((r, i) => {
+        if (seen.has(r.name)) issue(['renditionProfiles', profile, i, 'name'], `duplicate rendition "${r.name}"`);
+        seen.add(r.name);
+      });
+    }
+    const accounts = new Set<string>();
+    config.accounts.forEach((a, i) => {
+      if (accounts.has(a.name)) issue(['accounts', i, 'name'], `duplicate account "${a.name}"`);
+      accounts.add(a.name);
+      if (!config.renditionProfiles[a.renditionProfile]) {
+        issue(['accounts', i, 'renditionProfile'], `no rendition profile "${a.renditionProfile}"`);
+      }
+    });
+  });
+
+export type Config = z.infer<typeof configSchema>;
+export type AccountConfig = z.infer<typeof accountSchema>;
+export type RenditionConfig = z.infer<typeof renditionSchema>;
+export type CropConfig = NonNullable<AccountConfig['crop']>;
+export type ServiceName = (typeof SERVICE_NAMES)[number];

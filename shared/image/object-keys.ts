@@ -1,0 +1,12 @@
+/** Object keys fan out by the id's first bytes so no prefix grows without bound. */
+function fanOut(id: string): string {
+  return `${id.slice(0, 2)}/${id.slice(2, 4)}`;
+}
+
+export function originalKey(id: string, extension: string): string {
+  return `originals/${fanOut(id)}/${id}.${extension}`;
+}
+
+export function renditionKey(id: string, name: string, extension: string): string {
+  return `renditions/${fanOut(id)}/${id}/${name}.${extension}`;
+}

@@ -1,0 +1,28 @@
+import type { Readable } from 'node:stream';
+import type { ObjectLocation } from '../contracts/events';
+
+export interface StoredObject {
+  key: string;
+  bytes: number;
+  contentType: string;
+}
+
+export interface ObjectStream extends StoredObject {
+  body: Readable;
+}
+
+/** Content-addressed blob storage: keys are derived from the image id, so writes are idempotent. */
+export interface ObjectStore {
+  /** Writes atomically: a reader sees the whole object or none. Overwrites an existing key. */
+  put(key: string, body: Buffer | Readable, contentType: string): Promise<StoredObject>;
+  /** Metadata of an object, or null when absent. */
+  head(key: string): Promise<StoredObject | null>;
+  /** The whole object in memory; throws OBJECT_NOT_FOUND when absent. */
+  getBuffer(key: string): Promise<Buffer>;
+  /** A stream of the object, or null when absent. */
+  getStream(key: string): Promise<ObjectStream | null>;
+  delete(key: string): Promise<void>;
+  /** Where the object lives, for events and the index. */
+  locate(key: string): ObjectLocation;
+  close(): Promise<void>;
+}
