@@ -1,0 +1,97 @@
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import { Readable } from 'node:stream';
+import { IngestError } from '../../shared/errors';
+import type { ObjectStore } from '../../shared/ports/object-store.port';
+
+export interface ObjectStoreHarness {
+  store: ObjectStore;
+  /** The `store` value its locations carry. */
+  storeName: string;
+  cleanup(): Promise<void>;
+}
+
+async function readAll(stream: Readable): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of stream) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks);
+}
+
+/** One behaviour spec for every ObjectStore adapter. */
+export function objectStoreContract(name: string, makeHarness: () => Promise<ObjectStoreHarness>): void {
+  describe(`ObjectStore contract: ${name}`, () => {
+    let harness: ObjectStoreHarness;
+    let store: ObjectStore;
+    const key = (suffix = 'bin') => `contract/${randomUUID().slice(0, 2)}/${randomUUID()}.${suffix}`;
+
+    beforeAll(async () => {
+      harness = await makeHarness();
+      store = harness.store;
+    });
+
+    afterAll(async () => {
+      await store.close();
+      await harness.cleanup();
+    });
+
+    it('stores a buffer and returns its bytes and content type', async () => {
+      const k = key('jpg');
+      const body = randomBytes(1000);
+      expect(await store.put(k, body, 'image/jpeg')).toEqual({ key: k, bytes: 1000, contentType: 'image/jpeg' });
+      expect(await store.head(k)).toEqual({ key: k, bytes: 1000, contentType: 'image/jpeg' });
+      expect((await store.getBuffer(k)).equals(body)).toBe(true);
+    });
+
+    it('streams a large object in and out unchanged', async () => {
+      const k = key();
+      const body = randomBytes(12 * 1024 * 1024 + 17);
+      const chunks = Array.from({ length: 13 }, (_, i) => body.subarray(i * 1024 * 1024, (i + 1) * 1024 * 1024));
+      await store.put(k, Readable.from(chunks), 'application/octet-stream');
+      const object = await store.getStream(k);
+      expect(object).not.toBeNull();
+      expect(object!.bytes).toBe(body.length);
+      const back = await readAll(object!.body);
+      expect(createHash('sha256').update(back).digest('hex')).toBe(createHash('sha256').update(body).digest('hex'));
+    });
+
+    it('overwrites an existing key', async () => {
+      const k = key();
+      await store.put(k, Buffer.from('first'), 'text/plain');
+      await store.put(k, Buffer.from('second!'), 'text/plain');
+      expect((await store.getBuffer(k)).toString()).toBe('second!');
+      expect((await store.head(k))?.bytes).toBe(7);
+    });
+
+    it('answers null or OBJECT_NOT_FOUND for a missing key', async () => {
+      const k = key();
+      expect(await store.head(k)).toBeNull();
+      expect(await store.getStream(k)).toBeNull();
+      await expect(store.getBuffer(k)).rejects.toMatchObject({ code: 'OBJECT_NOT_FOUND' });
+      await expect(store.getBuffer(k)).rejects.toBeInstanceOf(IngestError);
+    });
+
+    it('deletes, and deleting a missing key is not an error', async () => {
+      const k = key();
+      await store.put(k, Buffer.from('x'), 'text/plain');
+      await store.delete(k);
+      expect(await store.head(k)).toBeNull();
+      await expect(store.delete(k)).resolves.toBeUndefined();
+    });
+
+    it('ends with one whole object when writers race on a key', async () => {
+      const k = key();
+      const bodies = [randomBytes(300_000), randomBytes(300_000), randomBytes(300_000)];
+      await Promise.all(bodies.map((b) => store.put(k, b, 'application/octet-stream')));
+      const back = await store.getBuffer(k);
+      expect(bodies.some((b) => b.equals(back))).toBe(true);
+    });
+
+    it('locates an object by store name, key and a URL naming the key', async () => {
+      const k = key('webp');
+      await store.put(k, Buffer.from('x'), 'image/webp');
+      const location = store.locate(k);
+      expect(location.store).toBe(harness.storeName);
+      expect(location.key).toBe(k);
+      expect(location.url).toContain(k);
+    });
+  });
+}
