@@ -1,4 +1,3 @@
-import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
@@ -8,7 +7,7 @@ import { loadConfig } from '../../shared/config/config.loader';
 import type { Config } from '../../shared/config/config.schema';
 import { errorMessage } from '../../shared/errors';
 import { createLogger } from '../../shared/logging';
-import type { IngestOutcome } from '../ingest/ingest.service';
+import { backfill, type BackfillReport } from '../ingest/backfill';
 import { IngestService } from '../ingest/ingest.service';
 import { Spool } from '../ingest/spool';
 
@@ -69,11 +68,6 @@ async function accounts(config: Readonly<Config>, args: string[]): Promise<void>
   console.log(`account ${name} saved in ${directory.file}`);
 }
 
-async function listFiles(dir: string): Promise<string[]> {
-  const entries = await fs.readdir(dir, { recursive: true, withFileTypes: true });
-  return entries.filter((e) => e.isFile()).map((e) => path.join(e.parentPath, e.name)).sort();
-}
-
 function progress(done: number, total: number, rejected: number, started: number): void {
   const width = 30;
   const filled = total === 0 ? width : Math.round((done / total) * width);
@@ -92,38 +86,26 @@ async function ingest(config: Readonly<Config>, args: string[]): Promise<number>
   if (!dir || !values.account) throw new Error(USAGE);
   const account = new AccountDirectory(config).find(values.account);
   if (!account) throw new Error(`no account "${values.account}"`);
-  const root = path.resolve(dir);
-  const files = await listFiles(root);
   const logger = createLogger(process.env.LOG_LEVEL ?? 'warn');
   const adapters = createAdapters(config, logger);
   const service = new IngestService({ config, logger, ...adapters, spool: new Spool(path.join(config.dataDir, 'spool')) });
   const started = Date.now();
-  const rejected: { file: string; outcome: IngestOutcome }[] = [];
-  let done = 0;
-  let next = 0;
-  const worker = async () => {
-    while (next < files.length) {
-      const file = files[next++];
-      const relative = path.relative(root, file).split(path.sep).join('/');
-      const source = { protocol: 'cli' as const, account: account.name, path: `/${relative}`, remoteAddress: null, receivedAt: new Date().toISOString() };
-      const outcome = await service.accept(file, source, account.maxFileBytes, true);
-      if (outcome.status === 'rejected') rejected.push({ file, outcome });
-      done++;
-      progress(done, files.length, rejected.length, started);
-    }
-  };
+  let report: BackfillReport;
   try {
-    progress(0, files.length, 0, started);
-    await Promise.all(Array.from({ length: Math.max(1, Number(values.concurrency)) }, worker));
+    report = await backfill({
+      ingest: service,
+      account,
+      root: dir,
+      concurrency: Math.max(1, Number(values.concurrency) || 1),
+      onProgress: (done, total, rejected) => progress(done, total, rejected, started),
+    });
   } finally {
     process.stderr.write('\n');
     await adapters.close();
   }
-  for (const { file, outcome } of rejected) {
-    if (outcome.status === 'rejected') console.log(`rejected ${file}: ${outcome.code}: ${outcome.reason}`);
-  }
-  console.log(`${files.length - rejected.length} ingested, ${rejected.length} rejected in ${((Date.now() - started) / 1000).toFixed(1)} s`);
-  return rejected.length > 0 ? 1 : 0;
+  for (const r of report.rejected) console.log(`rejected ${r.file}: ${r.code}: ${r.reason}`);
+  console.log(`${report.ingested} ingested, ${report.rejected.length} rejected in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  return report.rejected.length > 0 ? 1 : 0;
 }
 
 async function main(argv: string[]): Promise<number> {

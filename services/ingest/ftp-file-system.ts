@@ -1,12 +1,12 @@
 import { mkdirSync, type Stats } from 'node:fs';
-import { open, type FileHandle } from 'node:fs/promises';
+import { open, rm, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { Writable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { FileSystem, type FtpConnection } from 'ftp-srv';
 import type { Account } from '../../shared/accounts';
 import type { ImageSource, SourceProtocol } from '../../shared/contracts/events';
-import { IngestError } from '../../shared/errors';
+import type { ErrorCode } from '../../shared/errors';
 import type { IngestOutcome, IngestService } from './ingest.service';
 
 export interface FtpFileSystemOptions {
@@ -28,8 +28,13 @@ interface FtpSrvInternals {
 /** Where an upload counts as ended but the sender may have vanished: let the control socket's close land first. */
 const DISCONNECT_GRACE_MS = 25;
 
+/** ftp-srv replies 550 with the error's message: "CODE: reason" gives the sender both. */
+function replyError(code: ErrorCode, reason: string): Error {
+  return new Error(`${code}: ${reason}`);
+}
+
 function outcomeError(outcome: IngestOutcome): Error | null {
-  return outcome.status === 'rejected' ? new Error(`${outcome.code}: ${outcome.reason}`) : null;
+  return outcome.status === 'rejected' ? replyError(outcome.code, outcome.reason) : null;
 }
 
 /**
@@ -88,7 +93,7 @@ export class IngestFileSystem extends FileSystem {
   /** ftp-srv clamps "../" at the root; a name that tries it is refused outright rather than quietly moved. */
   private resolveSafe(fileName: string): { clientPath: string; fsPath: string } {
     if (fileName.split(/[\\/]/).includes('..') || fileName.includes('\0')) {
-      throw new IngestError('NAME_NOT_ALLOWED', `file name not allowed: ${fileName}`);
+      throw replyError('NAME_NOT_ALLOWED', `file name not allowed: ${fileName}`);
     }
     return (this as unknown as FtpSrvInternals)._resolvePath(fileName);
   }
@@ -104,6 +109,7 @@ class UploadStream extends Writable {
   private file: FileHandle | null = null;
   private position: number | null;
   private written = 0;
+  private oversized = false;
 
   constructor(
     private readonly fsPath: string,
@@ -129,7 +135,8 @@ class UploadStream extends Writable {
   override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
     this.written += chunk.length;
     if ((this.upload.start ?? 0) + this.written > this.upload.maxBytes) {
-      callback(new Error(`FILE_TOO_LARGE: upload exceeds ${this.upload.maxBytes} bytes`));
+      this.oversized = true;
+      callback(replyError('FILE_TOO_LARGE', `upload exceeds ${this.upload.maxBytes} bytes`));
       return;
     }
     this.file!.write(chunk, 0, chunk.length, this.position).then(
@@ -157,10 +164,13 @@ class UploadStream extends Writable {
   override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
     const file = this.file;
     this.file = null;
-    if (!file) return callback(error);
-    file.close().then(
-      () => callback(error),
-      () => callback(error),
-    );
+    // A broken-off upload stays for the client to resume; an oversized one never will be.
+    const discard = () => (this.oversized ? rm(this.fsPath, { force: true }) : Promise.resolve());
+    (file ? file.close() : Promise.resolve())
+      .then(discard)
+      .then(
+        () => callback(error),
+        () => callback(error),
+      );
   }
 }

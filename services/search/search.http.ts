@@ -45,10 +45,10 @@ function summary(doc: ImageDocument) {
   };
 }
 
+/** The summary's fields in full: every source, all of the camera and GPS, and storage locations. */
 function detail(doc: ImageDocument) {
   return {
     ...doc,
-    ...summary(doc),
     renditions: doc.renditions.map((r) => ({ ...r, url: `${imageUrl(doc.id)}/renditions/${encodeURIComponent(r.name)}` })),
     original: { ...doc.original, url: `${imageUrl(doc.id)}/original` },
   };
