@@ -7,4 +7,5 @@ module.exports = {
   // Integration suites start servers; one worker per core keeps them from starving each other.
   maxWorkers: 2,
   testTimeout: 60000,
+  reporters: ['default', '<rootDir>/test/summary.reporter.js'],
 };

@@ -1,4 +1,5 @@
 import { mkdirSync, type Stats } from 'node:fs';
+import type { Socket } from 'node:net';
 import { open, rm, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { Writable } from 'node:stream';
@@ -14,8 +15,9 @@ export interface FtpFileSystemOptions {
   ingest: IngestService;
   isTempName: (fileName: string) => boolean;
   protocol: SourceProtocol;
-  /** False once the client's control connection is gone. */
-  isConnected: () => boolean;
+  /** The client's control connection. */
+  controlSocket: Socket;
+  idleTimeoutMs: number;
   remoteAddress: string | null;
   maxFileBytes: number;
 }
@@ -42,12 +44,24 @@ function outcomeError(outcome: IngestOutcome): Error | null {
  * whose complete uploads are handed to ingest before the client hears 226 (STOR) or 250 (RNTO).
  */
 export class IngestFileSystem extends FileSystem {
+  private readonly uploads = new Set<UploadStream>();
+
   constructor(
     connection: FtpConnection,
     private readonly options: FtpFileSystemOptions,
   ) {
     super(connection, { root: options.account.home, cwd: '/' });
     mkdirSync(options.account.home, { recursive: true });
+    // ftp-srv drops the data socket with the control connection but never ends or destroys the
+    // upload stream; without this its file handle stays open until garbage collection.
+    options.controlSocket.once('close', () => {
+      for (const upload of this.uploads) if (!upload.writableEnded) upload.destroy();
+    });
+  }
+
+  private isConnected(): boolean {
+    const socket = this.options.controlSocket;
+    return !socket.destroyed && socket.readable && socket.writable;
   }
 
   override write(fileName: string, { append = false, start }: { append?: boolean; start?: number } = {}) {
@@ -56,13 +70,20 @@ export class IngestFileSystem extends FileSystem {
     const temp = this.options.isTempName(path.posix.basename(clientPath));
     // A plain Writable: ftp-srv emits 'close' instead of end() on streams with close listeners,
     // which skips final(); and final() is where the upload becomes durable before the 226.
-    const stream = new UploadStream(fsPath, { append, start, maxBytes: this.options.maxFileBytes }, async () => {
+    const upload = { append, start, maxBytes: this.options.maxFileBytes };
+    const hooks = {
+      // The control connection is silent while data flows; its idle timeout must not cut a long upload.
+      onData: () => this.options.controlSocket.setTimeout(this.options.idleTimeoutMs),
+      onDone: () => this.uploads.delete(stream),
+    };
+    const stream = new UploadStream(fsPath, upload, hooks, async () => {
       if (temp) return null;
       await sleep(DISCONNECT_GRACE_MS);
       // ftp-srv reports the STOR as complete when the data socket closes, even if the client died mid-transfer.
-      if (!this.options.isConnected()) return new Error('client disconnected before the upload completed');
+      if (!this.isConnected()) return new Error('client disconnected before the upload completed');
       return outcomeError(await this.options.ingest.accept(fsPath, this.source(clientPath), this.options.maxFileBytes));
     });
+    this.uploads.add(stream);
     return { stream, clientPath };
   }
 
@@ -105,8 +126,17 @@ interface UploadOptions {
   maxBytes: number;
 }
 
+interface UploadHooks {
+  onData: () => void;
+  onDone: () => void;
+}
+
+/** Re-arming a socket timeout costs a timer update; once a second is plenty. */
+const ACTIVITY_INTERVAL_MS = 1000;
+
 class UploadStream extends Writable {
   private file: FileHandle | null = null;
+  private lastActivity = 0;
   private position: number | null;
   private written = 0;
   private oversized = false;
@@ -114,6 +144,7 @@ class UploadStream extends Writable {
   constructor(
     private readonly fsPath: string,
     private readonly upload: UploadOptions,
+    private readonly hooks: UploadHooks,
     private readonly complete: () => Promise<Error | null>,
   ) {
     super({ highWaterMark: 1 << 20 });
@@ -134,6 +165,11 @@ class UploadStream extends Writable {
 
   override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
     this.written += chunk.length;
+    const now = Date.now();
+    if (now - this.lastActivity > ACTIVITY_INTERVAL_MS) {
+      this.lastActivity = now;
+      this.hooks.onData();
+    }
     if ((this.upload.start ?? 0) + this.written > this.upload.maxBytes) {
       this.oversized = true;
       callback(replyError('FILE_TOO_LARGE', `upload exceeds ${this.upload.maxBytes} bytes`));
@@ -151,6 +187,7 @@ class UploadStream extends Writable {
   override _final(callback: (error?: Error | null) => void): void {
     const file = this.file!;
     this.file = null;
+    this.hooks.onDone();
     file
       .sync()
       .then(() => file.close())
@@ -164,6 +201,7 @@ class UploadStream extends Writable {
   override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
     const file = this.file;
     this.file = null;
+    this.hooks.onDone();
     // A broken-off upload stays for the client to resume; an oversized one never will be.
     const discard = () => (this.oversized ? rm(this.fsPath, { force: true }) : Promise.resolve());
     (file ? file.close() : Promise.resolve())

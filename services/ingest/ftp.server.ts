@@ -92,7 +92,8 @@ export class FtpIngestServer {
       ingest: this.deps.ingest,
       isTempName: tempNameMatcher(this.deps.config.ftp.tempNamePatterns),
       protocol: connection.secure ? 'ftps' : 'ftp',
-      isConnected: () => !socket.destroyed && socket.readable && socket.writable,
+      controlSocket: socket,
+      idleTimeoutMs: this.deps.config.ftp.idleTimeoutMs,
       remoteAddress,
       maxFileBytes: account.maxFileBytes ?? this.deps.config.limits.maxFileBytes,
     });

@@ -76,7 +76,7 @@ function geoPoint(tags: Tags): GeoPoint | null {
   if (lat === 0 && lon === 0) return null;
   let alt = number(tags.GPSAltitude);
   const ref = tags.GPSAltitudeRef;
-  const belowSeaLevel = ref instanceof Uint8Array ? ref[0] === 1 : number(ref) === 1;
+  const belowSeaLevel = ArrayBuffer.isView(ref) ? (ref as Uint8Array)[0] === 1 : number(ref) === 1;
   if (alt !== null && belowSeaLevel) alt = -alt;
   return { lat, lon, alt };
 }

@@ -184,8 +184,10 @@ async function renderOne(
   rendition: RenditionConfig,
   keptExif: RenderRequest['keptExif'],
 ): Promise<RenderedOutput> {
+  // A source smaller than a cover/fill box gets the box's shape at the size it has, not the source's shape.
+  const shrink = rendition.fit === 'cover' || rendition.fit === 'fill' ? Math.min(1, master.width / rendition.width, master.height / rendition.height) : 1;
   let pipeline = sharp(master.data, { raw: { width: master.width, height: master.height, channels: master.channels } })
-    .resize(rendition.width, rendition.height, {
+    .resize(Math.max(1, Math.round(rendition.width * shrink)), Math.max(1, Math.round(rendition.height * shrink)), {
       fit: rendition.fit,
       position: rendition.position,
       withoutEnlargement: true,

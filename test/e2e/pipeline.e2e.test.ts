@@ -229,8 +229,10 @@ describe('the one-process pipeline, from FTP upload to search', () => {
     await waitFor(() => existsSync(path.join(home, 'vanish.jpg')), 5_000, 'partial file kept for resume');
 
     const client = await t.ftp();
+    // What arrived before the connection died is kept; SIZE tells the client where to resume.
     const size = await client.size('vanish.jpg');
-    expect(size).toBe(half);
+    expect(size).toBeGreaterThan(0);
+    expect(size).toBeLessThanOrEqual(half);
     await client.appendFrom(Readable.from([jpeg.subarray(size)]), 'vanish.jpg');
     client.close();
     const doc = await searchable(sha256(jpeg));

@@ -65,7 +65,28 @@ export async function cameraJpeg(options: CameraJpegOptions = {}): Promise<Buffe
     .withExif({ IFD0: ifd0, IFD2: exif, IFD3: gps });
   if (options.orientation) image = image.withMetadata({ orientation: options.orientation });
   if (options.keywords?.length || options.caption) image = image.withXmp(xmp(options.keywords ?? [], options.caption));
-  return image.jpeg({ quality: options.quality ?? 90 }).toBuffer();
+  const jpeg = await image.jpeg({ quality: options.quality ?? 90 }).toBuffer();
+  return options.gps?.alt !== undefined && options.gps.alt < 0 ? markBelowSeaLevel(jpeg) : jpeg;
+}
+
+/**
+ * libvips writes GPSAltitudeRef as 0 whatever it is given, so the fixture sets the byte itself:
+ * the GPS IFD entry is tag 0x0005, type BYTE, count 1, value in the entry's first value byte.
+ */
+function markBelowSeaLevel(jpeg: Buffer): Buffer {
+  const patterns = [
+    Buffer.from([0x05, 0x00, 0x01, 0x00, 0x01, 0x00, 0x00, 0x00]), // little-endian TIFF
+    Buffer.from([0x00, 0x05, 0x00, 0x01, 0x00, 0x00, 0x00, 0x01]), // big-endian TIFF
+  ];
+  for (const pattern of patterns) {
+    const at = jpeg.indexOf(pattern);
+    if (at >= 0) {
+      const out = Buffer.from(jpeg);
+      out[at + 8] = 1;
+      return out;
+    }
+  }
+  throw new Error('GPSAltitudeRef entry not found');
 }
 
 export async function plainPng(width = 320, height = 240, seed = 0): Promise<Buffer> {

@@ -1,0 +1,55 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { loadConfig } from '../../shared/config/config.loader';
+
+describe('configuration', () => {
+  it('starts from config/default.yaml with the documented defaults', () => {
+    const config = loadConfig({ env: {} });
+    expect(config.ftp.port).toBe(2121);
+    expect(config.http.port).toBe(8080);
+    expect(config.ftp.host).toBe('127.0.0.1');
+    expect(config.http.host).toBe('127.0.0.1');
+    expect(config.dataDir).toBe(path.resolve('data'));
+    expect(config.renditionProfiles.default.map((r) => r.name)).toEqual(['thumb', 'preview']);
+    expect(Object.isFrozen(config.ftp)).toBe(true);
+  });
+
+  it('lets the environment override ports, hosts and the data folder', () => {
+    const config = loadConfig({ env: { FTP_PORT: '2200', HTTP_PORT: '9000', DATA_DIR: '/srv/ingest', FTP_HOST: '0.0.0.0', HTTP_HOST: '::', SERVICES: 'ingest, search' } });
+    expect(config.ftp.port).toBe(2200);
+    expect(config.http.port).toBe(9000);
+    expect(config.dataDir).toBe('/srv/ingest');
+    expect(config.ftp.host).toBe('0.0.0.0');
+    expect(config.http.host).toBe('::');
+    expect(config.services).toEqual(['ingest', 'search']);
+  });
+
+  it('merges CONFIG_FILE over the defaults, replacing lists', () => {
+    const file = path.join(mkdtempSync(path.join(tmpdir(), 'config-')), 'site.yaml');
+    writeFileSync(file, 'limits:\n  maxPixels: 5000000\nftp:\n  tempNamePatterns: ["*.upload"]\n');
+    const config = loadConfig({ env: { CONFIG_FILE: file } });
+    expect(config.limits.maxPixels).toBe(5_000_000);
+    expect(config.limits.failOn).toBe('error');
+    expect(config.ftp.tempNamePatterns).toEqual(['*.upload']);
+  });
+
+  it('names every bad key in one error', () => {
+    expect(() => loadConfig({ env: { FTP_PORT: 'twenty', HTTP_PORT: '70000' }, overrides: { limits: { failOn: 'sometimes' } } })).toThrow(
+      /ftp\.port: .*\n.*http\.port: .*\n.*limits\.failOn: /s,
+    );
+  });
+
+  it('checks rules that span fields', () => {
+    expect(() => loadConfig({ env: {}, overrides: { ftp: { passive: { minPort: 31000, maxPort: 30000 } } } })).toThrow(/ftp\.passive\.minPort: must not exceed/);
+    expect(() => loadConfig({ env: {}, overrides: { accounts: [{ name: 'a', passwordHash: 'scrypt$x', renditionProfile: 'missing' }] } })).toThrow(
+      /accounts\.0\.renditionProfile: no rendition profile "missing"/,
+    );
+    expect(() => loadConfig({ env: {}, overrides: { accounts: [{ name: 'a', passwordHash: 'hunter2' }] } })).toThrow(/accounts\.0\.passwordHash/);
+    expect(() => loadConfig({ env: {}, overrides: { unknownKey: 1 } })).toThrow(/unrecognized key/i);
+  });
+
+  it('says which file it could not read', () => {
+    expect(() => loadConfig({ env: { CONFIG_FILE: '/nonexistent/site.yaml' } })).toThrow(/CONFIG_FILE: cannot read \/nonexistent\/site.yaml/);
+  });
+});

@@ -1,0 +1,55 @@
+import exifr from 'exifr';
+import sharp from 'sharp';
+import type { RenditionConfig } from '../../shared/config/config.schema';
+import { renderImage } from '../../services/processor/image.renderer';
+import { cameraJpeg, pixelBombPng } from '../helpers/fixtures';
+
+const renditions: RenditionConfig[] = [
+  { name: 'thumb', width: 256, height: 256, fit: 'cover', position: 'attention', format: 'webp', quality: 80, metadata: 'strip' },
+  { name: 'preview', width: 1280, height: 1280, fit: 'inside', format: 'jpeg', position: 'centre', quality: 85, metadata: 'keep' },
+];
+const limits = { maxPixels: 100_000_000, failOn: 'error' as const };
+
+describe('rendering', () => {
+  it('writes every rendition at its size and format', async () => {
+    const result = await renderImage({ input: await cameraJpeg({ width: 3000, height: 2000 }), type: 'jpeg', renditions, limits });
+    expect([result.width, result.height]).toEqual([3000, 2000]);
+    expect(result.outputs.map((o) => [o.name, o.width, o.height, o.format, o.contentType])).toEqual([
+      ['thumb', 256, 256, 'webp', 'image/webp'],
+      ['preview', 1280, 853, 'jpeg', 'image/jpeg'],
+    ]);
+    for (const output of result.outputs) {
+      expect(await sharp(output.data).metadata()).toMatchObject({ format: output.format, width: output.width, height: output.height });
+    }
+  });
+
+  it('never enlarges a small image', async () => {
+    const result = await renderImage({ input: await cameraJpeg({ width: 200, height: 100 }), type: 'jpeg', renditions, limits });
+    expect(result.outputs.map((o) => [o.width, o.height])).toEqual([[100, 100], [200, 100]]);
+  });
+
+  it('crops to a pixel box, a percent box, or a smart crop of a given aspect', async () => {
+    const input = await cameraJpeg({ width: 3000, height: 2000 });
+    const preview = async (crop: Parameters<typeof renderImage>[0]['crop']) =>
+      (await renderImage({ input, type: 'jpeg', renditions, limits, crop })).outputs[1];
+    expect(await preview({ box: { left: 100, top: 100, width: 1000, height: 500, unit: 'px' } })).toMatchObject({ width: 1000, height: 500 });
+    expect(await preview({ box: { left: 50, top: 0, width: 50, height: 100, unit: 'percent' } })).toMatchObject({ width: 960, height: 1280 });
+    expect(await preview({ smart: { aspectRatio: 1 } })).toMatchObject({ width: 1280, height: 1280 });
+  });
+
+  it('copies camera, time and creator into "keep" renditions, never GPS', async () => {
+    const input = await cameraJpeg({ width: 800, height: 600, make: 'Canon', gps: { lat: 1, lon: 2 } });
+    const result = await renderImage({ input, type: 'jpeg', renditions, limits, keptExif: { IFD0: { Make: 'Canon' }, IFD2: {} } });
+    const kept = await exifr.parse(result.outputs[1].data, { gps: true });
+    expect(kept.Make).toBe('Canon');
+    expect(kept.latitude).toBeUndefined();
+    const stripped = await exifr.parse(result.outputs[0].data).catch(() => undefined);
+    expect(stripped?.Make).toBeUndefined();
+  });
+
+  it('refuses an image over the pixel limit before decoding it, and data that is not an image', async () => {
+    await expect(renderImage({ input: pixelBombPng(), type: 'png', renditions, limits })).rejects.toMatchObject({ code: 'PIXEL_LIMIT', retriable: false });
+    const garbage = Buffer.concat([Buffer.from([0xff, 0xd8, 0xff, 0xe0]), Buffer.alloc(2000, 7), Buffer.from([0xff, 0xd9])]);
+    await expect(renderImage({ input: garbage, type: 'jpeg', renditions, limits })).rejects.toMatchObject({ code: 'CORRUPT_IMAGE', retriable: false });
+  });
+});
