@@ -207,7 +207,8 @@ launch() { # engine logfile cmd...
   local engine="$1" logfile="$2"; shift 2
   rotate_log "$logfile"
   # setsid: own session, so the engine survives this shell and a Ctrl-C in the terminal
-  setsid nohup "$@" </dev/null >"$logfile" 2>&1 &
+  # 9>&-: the engine must not inherit (and so keep holding) the lock of this script
+  setsid nohup "$@" </dev/null >"$logfile" 2>&1 9>&- &
   echo $! >"$(pid_file "$engine")"
 }
 
@@ -261,7 +262,7 @@ logger.clients.level = WARN
 EOF
   local cp; cp="$(classpath_of "$KAFKA_LIB")"
   local jvm=(-Dstack.engine=kafka $KAFKA_HEAP_OPTS -XX:+UseG1GC -XX:MaxGCPauseMillis=20 -Djava.awt.headless=true
-    -Dlog4j2.configurationFile="$conf/log4j2.properties" -Dkafka.logs.dir="$LOGS")
+    -Dlog4j2.configurationFile="$conf/log4j2.properties" -Dkafka.logs.dir="$LOGS" -Dlog4j2.shutdownHookEnabled=false)
   if [[ ! -f "$data/meta.properties" ]]; then
     local id_file="$KAFKA_HOME/cluster-id"
     [[ -s "$id_file" ]] || "$JAVA" -cp "$cp" kafka.tools.StorageTool random-uuid 2>/dev/null \
@@ -279,7 +280,7 @@ start_es() {
   launch es "$LOGS/elasticsearch.log" "$JAVA" -Dstack.engine=es $ES_HEAP_OPTS -XX:+UseG1GC \
     -XX:-OmitStackTraceInFastThrow -Djava.awt.headless=true -Dfile.encoding=UTF-8 \
     -Djava.locale.providers=SPI,CLDR -Djava.io.tmpdir="$ES_HOME_DIR/tmp" \
-    -Dlog4j2.disable.jmx=true -Dlog4j2.formatMsgNoLookups=true -Des.networkaddress.cache.ttl=60 \
+    -Dlog4j2.disable.jmx=true -Dlog4j2.formatMsgNoLookups=true -Dlog4j2.shutdownHookEnabled=false -Des.networkaddress.cache.ttl=60 \
     -Des.home="$ES_HOME_DIR/home" -Des.data="$ES_HOME_DIR/data" -Des.logs="$LOGS/es" -Des.host="$HOST" \
     -Des.http.port="$ES_PORT" -Des.transport.port="$ES_TRANSPORT_PORT" \
     -cp "$ES_CLASSES:$(classpath_of "$ES_LIB")" org.elasticsearch.node.EsLauncher
@@ -414,7 +415,7 @@ stop_engine() {
 cmd_down() {
   mkdir -p "$RUN"
   exec 9>"$RUN/lock"
-  flock -w 600 9 || die "another 'stack.sh up/down' is running (lock $RUN/lock)"
+  flock -w 120 9 || die "another 'stack.sh up/down' is running (lock $RUN/lock)"
   local e pids=()
   # stop in parallel: a JVM takes a few seconds to shut down
   for e in "$@"; do stop_engine "$e" & pids+=($!); done

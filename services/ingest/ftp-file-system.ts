@@ -52,10 +52,11 @@ export class IngestFileSystem extends FileSystem {
   ) {
     super(connection, { root: options.account.home, cwd: '/' });
     mkdirSync(options.account.home, { recursive: true });
-    // ftp-srv drops the data socket with the control connection but never ends or destroys the
-    // upload stream; without this its file handle stays open until garbage collection.
+    // ftp-srv drops the data socket with the control connection but never ends the upload stream,
+    // which would hold its file open. Ending it keeps every byte received for a resume; final()
+    // then sees the dead connection and ingests nothing.
     options.controlSocket.once('close', () => {
-      for (const upload of this.uploads) if (!upload.writableEnded) upload.destroy();
+      for (const upload of this.uploads) if (!upload.writableEnded) upload.end();
     });
   }
 

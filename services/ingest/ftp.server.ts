@@ -68,11 +68,18 @@ export class FtpIngestServer {
   }
 
   async close(): Promise<void> {
+    // ftp-srv's own disconnect arms an un-cleared timer per client (idle timeout long) that keeps
+    // the process alive after shutdown; closing the sessions first leaves it nothing to time.
+    const { connections } = this.internals;
+    for (const [id, connection] of Object.entries(connections)) {
+      delete connections[id];
+      await connection.close(0).catch(() => undefined);
+    }
     await this.server.close();
   }
 
-  private get internals(): { server: Server } {
-    return this.server as unknown as { server: Server };
+  private get internals(): { server: Server; connections: Record<string, { close(code: number): Promise<unknown> }> } {
+    return this.server as unknown as { server: Server; connections: Record<string, { close(code: number): Promise<unknown> }> };
   }
 
   private async login(connection: FtpConnection, username: string, password: string) {
