@@ -19,6 +19,16 @@ const ENV_OVERRIDES: Record<string, { key: string; list?: boolean }> = {
   FTP_PASV_MAX_PORT: { key: 'ftp.passive.maxPort' },
   HTTP_HOST: { key: 'http.host' },
   HTTP_PORT: { key: 'http.port' },
+  KAFKA_BROKERS: { key: 'kafka.brokers', list: true },
+  KAFKA_PARTITIONS: { key: 'kafka.partitions' },
+  ELASTICSEARCH_URL: { key: 'elasticsearch.node' },
+  ELASTICSEARCH_INDEX: { key: 'elasticsearch.index' },
+  ELASTICSEARCH_REPLICAS: { key: 'elasticsearch.replicas' },
+  S3_NAME: { key: 's3.name' },
+  S3_ENDPOINT: { key: 's3.endpoint' },
+  S3_REGION: { key: 's3.region' },
+  S3_BUCKET: { key: 's3.bucket' },
+  S3_FORCE_PATH_STYLE: { key: 's3.forcePathStyle' },
 };
 
 const DEFAULT_FILE = path.join(PACKAGE_ROOT, 'config', 'default.yaml');

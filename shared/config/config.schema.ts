@@ -67,7 +67,7 @@ export const accountSchema = z
 
 export const configSchema = z
   .object({
-    adapters: z.enum(['embedded']),
+    adapters: z.enum(['embedded', 'distributed']),
     services: z.array(z.enum(SERVICE_NAMES)).min(1),
     dataDir: z.string().min(1),
     log: z.object({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']) }).strict(),
@@ -94,12 +94,53 @@ export const configSchema = z
         retentionHours: positiveInt,
       })
       .strict(),
+    kafka: z
+      .object({
+        brokers: z.array(z.string().regex(/^[^\s:]+:\d+$/, 'host:port')).min(1),
+        clientId: z.string().min(1),
+        /** Used when a topic is created; existing topics keep theirs. */
+        partitions: positiveInt.max(1000),
+        replicationFactor: positiveInt.max(10),
+        sessionTimeoutMs: positiveInt,
+        heartbeatIntervalMs: positiveInt,
+      })
+      .strict(),
+    s3: z
+      .object({
+        /** Name carried in event locations, so consumers can tell stores apart. */
+        name: name,
+        /** null: AWS S3 itself. */
+        endpoint: z.string().url().nullable(),
+        region: z.string().min(1),
+        bucket: z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'an S3 bucket name'),
+        forcePathStyle: z.coerce.boolean(),
+        createBucket: z.coerce.boolean(),
+        /** Parts of a multipart upload; S3 needs at least 5 MiB. */
+        partSizeBytes: positiveInt.min(5 * 1024 * 1024),
+      })
+      .strict(),
+    elasticsearch: z
+      .object({
+        node: z.string().url(),
+        /** Images live in this index; dead letters in <index>-failures. */
+        index: z.string().regex(/^[a-z0-9][a-z0-9._-]*$/, 'a lower-case index name'),
+        replicas: z.coerce.number().int().min(0).max(10),
+        shards: positiveInt.max(100),
+        /** false: visible after the next refresh (1 s); wait_for: each bulk waits for it. */
+        refresh: z.enum(['false', 'wait_for']),
+        /** Upserts gathered into one _bulk request at most this long. */
+        bulkWindowMs: z.coerce.number().int().min(0).max(1000),
+      })
+      .strict(),
     renditionProfiles: z.record(name, z.array(renditionSchema).min(1)),
     accounts: z.array(accountSchema),
   })
   .strict()
   .superRefine((config, ctx) => {
     const issue = (path: (string | number)[], message: string) => ctx.addIssue({ code: 'custom', path, message });
+    if (config.kafka.heartbeatIntervalMs >= config.kafka.sessionTimeoutMs) {
+      issue(['kafka', 'heartbeatIntervalMs'], 'must be below kafka.sessionTimeoutMs');
+    }
     if (config.ftp.passive.minPort > config.ftp.passive.maxPort) {
       issue(['ftp', 'passive', 'minPort'], 'must not exceed ftp.passive.maxPort');
     }

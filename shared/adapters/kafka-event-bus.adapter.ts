@@ -1,0 +1,157 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { CompressionTypes, Kafka, logLevel, type Admin, type Producer } from 'kafkajs';
+import { IngestError, errorMessage } from '../errors';
+import type { Logger } from '../logging';
+import type { BusMessage, EventBus, SubscribeOptions, Subscription } from '../ports/event-bus.port';
+
+export interface KafkaEventBusOptions {
+  brokers: readonly string[];
+  clientId: string;
+  partitions: number;
+  replicationFactor: number;
+  sessionTimeoutMs: number;
+  heartbeatIntervalMs: number;
+  logger: Logger;
+}
+
+const LEVELS: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {
+  [logLevel.ERROR]: 'error',
+  [logLevel.WARN]: 'warn',
+  [logLevel.INFO]: 'info',
+  [logLevel.DEBUG]: 'debug',
+};
+
+/**
+ * Kafka through kafkajs: acks from all in-sync replicas, an idempotent producer, and consumers that
+ * commit an offset only after the handler's side effects are done. Order per key comes from
+ * Kafka's partitioning by key and one message at a time per partition.
+ */
+export class KafkaEventBus implements EventBus {
+  private readonly kafka: Kafka;
+  private readonly producer: Producer;
+  private readonly admin: Admin;
+  private readonly logger: Logger;
+  private readonly known = new Set<string>();
+  private readonly subscriptions = new Set<Subscription>();
+  private connecting: Promise<void> | null = null;
+
+  constructor(private readonly options: KafkaEventBusOptions) {
+    this.logger = options.logger.child({ component: 'kafka' });
+    this.kafka = new Kafka({
+      clientId: options.clientId,
+      brokers: [...options.brokers],
+      retry: { initialRetryTime: 300, retries: 8 },
+      logCreator: () => (entry) => {
+        const level = LEVELS[entry.level] ?? 'debug';
+        this.logger[level]({ namespace: entry.namespace, ...entry.log }, entry.log.message);
+      },
+    });
+    this.producer = this.kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false });
+    this.admin = this.kafka.admin();
+  }
+
+  async publish(topic: string, key: string, value: object): Promise<void> {
+    try {
+      await this.connect();
+      await this.ensureTopics([topic]);
+      await this.producer.send({
+        topic,
+        acks: -1,
+        compression: CompressionTypes.None,
+        messages: [{ key, value: JSON.stringify(value) }],
+      });
+    } catch (error) {
+      throw new IngestError('BUS_UNAVAILABLE', `cannot publish to ${topic}: ${errorMessage(error)}`, { retriable: true, cause: error });
+    }
+  }
+
+  async subscribe<T>(options: SubscribeOptions<T>): Promise<Subscription> {
+    await this.connect();
+    await this.ensureTopics(options.topics);
+    const consumer = this.kafka.consumer({
+      groupId: options.group,
+      sessionTimeout: this.options.sessionTimeoutMs,
+      heartbeatInterval: this.options.heartbeatIntervalMs,
+      allowAutoTopicCreation: false,
+    });
+    const state = { stopping: false, abort: new AbortController() };
+    await consumer.connect();
+    await consumer.subscribe({ topics: options.topics, fromBeginning: options.fromBeginning ?? true });
+    await consumer.run({
+      autoCommit: false,
+      partitionsConsumedConcurrently: options.concurrency ?? 1,
+      eachMessage: async ({ topic, partition, message }) => {
+        const delivered: BusMessage<T> = {
+          topic,
+          partition,
+          offset: message.offset,
+          key: message.key?.toString() ?? '',
+          value: JSON.parse(message.value?.toString() ?? 'null') as T,
+        };
+        await this.deliver(delivered, options, state);
+        await consumer.commitOffsets([{ topic, partition, offset: (BigInt(message.offset) + 1n).toString() }]);
+      },
+    });
+    const subscription: Subscription = {
+      stop: async () => {
+        state.stopping = true;
+        state.abort.abort();
+        // disconnect() waits for the message in hand; what it did not finish stays uncommitted.
+        await consumer.disconnect();
+        this.subscriptions.delete(subscription);
+      },
+    };
+    this.subscriptions.add(subscription);
+    return subscription;
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([...this.subscriptions].map((s) => s.stop()));
+    if (this.connecting) {
+      await this.connecting.catch(() => undefined);
+      await Promise.all([this.producer.disconnect(), this.admin.disconnect()]);
+    }
+  }
+
+  /** Retries the handler in place, so a transient fault neither skips the message nor reorders the partition. */
+  private async deliver<T>(message: BusMessage<T>, options: SubscribeOptions<T>, state: { stopping: boolean; abort: AbortController }): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await options.handle(message);
+        return;
+      } catch (error) {
+        this.logger.warn(
+          { topic: message.topic, partition: message.partition, offset: message.offset, key: message.key, group: options.group, attempt, err: errorMessage(error) },
+          'handler failed, message will be redelivered',
+        );
+        if (state.stopping) throw error;
+        await sleep(Math.min(30_000, 200 * 2 ** Math.min(attempt, 8)), undefined, { signal: state.abort.signal }).catch(() => undefined);
+        if (state.stopping) throw error;
+      }
+    }
+  }
+
+  private connect(): Promise<void> {
+    this.connecting ??= Promise.all([this.producer.connect(), this.admin.connect()]).then(() => undefined);
+    return this.connecting.catch((error: unknown) => {
+      this.connecting = null;
+      throw error;
+    });
+  }
+
+  /** Creates missing topics with the configured partitions; existing ones are left as they are. */
+  private async ensureTopics(topics: string[]): Promise<void> {
+    const missing = topics.filter((t) => !this.known.has(t));
+    if (missing.length === 0) return;
+    const existing = new Set(await this.admin.listTopics());
+    const create = missing.filter((t) => !existing.has(t));
+    if (create.length > 0) {
+      await this.admin.createTopics({
+        waitForLeaders: true,
+        topics: create.map((topic) => ({ topic, numPartitions: this.options.partitions, replicationFactor: this.options.replicationFactor })),
+      });
+      this.logger.info({ topics: create, partitions: this.options.partitions }, 'topics created');
+    }
+    missing.forEach((t) => this.known.add(t));
+  }
+}

@@ -1,0 +1,166 @@
+import { PassThrough, Readable } from 'node:stream';
+import {
+  CreateBucketCommand,
+  DeleteObjectCommand,
+  GetObjectCommand,
+  HeadBucketCommand,
+  HeadObjectCommand,
+  PutObjectCommand,
+  S3Client,
+  S3ServiceException,
+} from '@aws-sdk/client-s3';
+import { Upload } from '@aws-sdk/lib-storage';
+import type { ObjectLocation } from '../contracts/events';
+import { IngestError, errorMessage } from '../errors';
+import type { ObjectStore, ObjectStream, StoredObject } from '../ports/object-store.port';
+
+export interface S3ObjectStoreOptions {
+  name: string;
+  endpoint: string | null;
+  region: string;
+  bucket: string;
+  forcePathStyle: boolean;
+  createBucket: boolean;
+  partSizeBytes: number;
+  /** From S3_ACCESS_KEY_ID / S3_SECRET_ACCESS_KEY; absent means the AWS default chain. */
+  credentials?: { accessKeyId: string; secretAccessKey: string };
+}
+
+function isNotFound(error: unknown): boolean {
+  return error instanceof S3ServiceException && (error.$metadata.httpStatusCode === 404 || error.name === 'NoSuchKey' || error.name === 'NotFound');
+}
+
+/** Client errors (4xx other than throttling) will not heal by retrying; everything else may. */
+function storeError(action: string, key: string, error: unknown): IngestError {
+  const status = error instanceof S3ServiceException ? error.$metadata.httpStatusCode : undefined;
+  const retriable = status === undefined || status >= 500 || status === 429 || status === 408;
+  return new IngestError('STORE_UNAVAILABLE', `cannot ${action} ${key}: ${errorMessage(error)}`, { retriable, cause: error });
+}
+
+/** An S3-compatible store (MinIO, Ceph RGW, AWS S3); large streams go up as multipart uploads. */
+export class S3ObjectStore implements ObjectStore {
+  private readonly client: S3Client;
+  private ready: Promise<void> | null = null;
+
+  constructor(private readonly options: S3ObjectStoreOptions) {
+    this.client = new S3Client({
+      region: options.region,
+      endpoint: options.endpoint ?? undefined,
+      forcePathStyle: options.forcePathStyle,
+      credentials: options.credentials,
+      maxAttempts: 4,
+    });
+  }
+
+  async put(key: string, body: Buffer | Readable, contentType: string): Promise<StoredObject> {
+    await this.ensureBucket();
+    try {
+      if (Buffer.isBuffer(body)) {
+        await this.client.send(new PutObjectCommand({ Bucket: this.options.bucket, Key: key, Body: body, ContentType: contentType, ContentLength: body.length }));
+        return { key, bytes: body.length, contentType };
+      }
+      let bytes = 0;
+      const counted = body.pipe(
+        new PassThrough({
+          transform(chunk: Buffer, _encoding, callback) {
+            bytes += chunk.length;
+            callback(null, chunk);
+          },
+        }),
+      );
+      body.once('error', (error) => counted.destroy(error));
+      // Multipart only above one part; S3 makes the object visible whole when the upload completes.
+      await new Upload({
+        client: this.client,
+        params: { Bucket: this.options.bucket, Key: key, Body: counted, ContentType: contentType },
+        partSize: this.options.partSizeBytes,
+        queueSize: 4,
+        leavePartsOnError: false,
+      }).done();
+      return { key, bytes, contentType };
+    } catch (error) {
+      throw storeError('write', key, error);
+    }
+  }
+
+  async head(key: string): Promise<StoredObject | null> {
+    try {
+      const head = await this.client.send(new HeadObjectCommand({ Bucket: this.options.bucket, Key: key }));
+      return { key, bytes: head.ContentLength ?? 0, contentType: head.ContentType ?? 'application/octet-stream' };
+    } catch (error) {
+      if (isNotFound(error)) return null;
+      throw storeError('read', key, error);
+    }
+  }
+
+  async getBuffer(key: string): Promise<Buffer> {
+    try {
+      const object = await this.client.send(new GetObjectCommand({ Bucket: this.options.bucket, Key: key }));
+      return Buffer.from(await object.Body!.transformToByteArray());
+    } catch (error) {
+      if (isNotFound(error)) throw new IngestError('OBJECT_NOT_FOUND', `no object ${key}`, { cause: error });
+      throw storeError('read', key, error);
+    }
+  }
+
+  async getStream(key: string): Promise<ObjectStream | null> {
+    try {
+      const object = await this.client.send(new GetObjectCommand({ Bucket: this.options.bucket, Key: key }));
+      return {
+        key,
+        bytes: object.ContentLength ?? 0,
+        contentType: object.ContentType ?? 'application/octet-stream',
+        body: object.Body as Readable,
+      };
+    } catch (error) {
+      if (isNotFound(error)) return null;
+      throw storeError('read', key, error);
+    }
+  }
+
+  async delete(key: string): Promise<void> {
+    try {
+      await this.client.send(new DeleteObjectCommand({ Bucket: this.options.bucket, Key: key }));
+    } catch (error) {
+      if (!isNotFound(error)) throw storeError('delete', key, error);
+    }
+  }
+
+  locate(key: string): ObjectLocation {
+    const { bucket, endpoint, region, forcePathStyle, name } = this.options;
+    const path = key.split('/').map(encodeURIComponent).join('/');
+    const base = endpoint?.replace(/\/$/, '');
+    const url = base
+      ? forcePathStyle
+        ? `${base}/${bucket}/${path}`
+        : base.replace('://', `://${bucket}.`) + `/${path}`
+      : `https://${bucket}.s3.${region}.amazonaws.com/${path}`;
+    return { store: name, bucket, key, url };
+  }
+
+  async close(): Promise<void> {
+    this.client.destroy();
+  }
+
+  /** Creates the bucket once if it is missing and the configuration allows it. */
+  private ensureBucket(): Promise<void> {
+    this.ready ??= (async () => {
+      try {
+        await this.client.send(new HeadBucketCommand({ Bucket: this.options.bucket }));
+      } catch (error) {
+        if (!isNotFound(error) || !this.options.createBucket) {
+          this.ready = null;
+          throw storeError('open bucket', this.options.bucket, error);
+        }
+        await this.client.send(new CreateBucketCommand({ Bucket: this.options.bucket })).catch((createError: unknown) => {
+          // Another replica may have created it in between.
+          if (!(createError instanceof S3ServiceException && createError.name === 'BucketAlreadyOwnedByYou')) {
+            this.ready = null;
+            throw storeError('create bucket', this.options.bucket, createError);
+          }
+        });
+      }
+    })();
+    return this.ready;
+  }
+}
