@@ -3,11 +3,15 @@ import { errorMessage } from '../shared/errors';
 import { createLogger } from '../shared/logging';
 import { startApp } from './app';
 
-/** `npm start`: every configured service in this process; SIGTERM/SIGINT shut down in order. */
+/**
+ * `npm start`: every configured service in this process. `node dist/services/main.js processor`
+ * runs only the named services (as the service:* scripts do). SIGTERM/SIGINT shut down in order.
+ */
 async function main(): Promise<void> {
   let config;
+  const named = process.argv.slice(2);
   try {
-    config = loadConfig();
+    config = loadConfig(named.length > 0 ? { overrides: { services: named } } : {});
   } catch (error) {
     process.stderr.write(`${errorMessage(error)}\n`);
     process.exit(2);
