@@ -1,0 +1,90 @@
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import pino from 'pino';
+import { ElasticsearchImageIndex } from '../../shared/adapters/elasticsearch-image-index.adapter';
+import { LocalObjectStore } from '../../shared/adapters/local-object-store.adapter';
+import { SqliteImageIndex } from '../../shared/adapters/sqlite-image-index.adapter';
+import { loadConfig } from '../../shared/config/config.loader';
+import type { ImageIndex } from '../../shared/ports/image-index.port';
+import { SearchHttpServer } from '../../services/search/search.http';
+import { failedEvent, processedEvent, source } from '../helpers/events';
+import { stackEnv } from '../helpers/stack';
+
+/** The same images behind the same API, once on each index: every answer must be identical. */
+describe('the search API answers the same on Elasticsearch as on the embedded index', () => {
+  const config = loadConfig({ env: {}, overrides: { http: { port: 0 } } });
+  const servers: SearchHttpServer[] = [];
+  const indexes: ImageIndex[] = [];
+  const bases: string[] = [];
+
+  beforeAll(async () => {
+    const makes = ['Canon', 'NIKON CORPORATION', 'FUJIFILM', 'Apple'];
+    const events = Array.from({ length: 40 }, (_, i) =>
+      processedEvent({
+        source: source({ account: i % 3 === 0 ? 'north' : 'south', path: `/DCIM/${100 + (i % 4)}MEDIA/IMG_${String(i).padStart(4, '0')}.JPG`, receivedAt: new Date(Date.UTC(2025, 0, 1, 0, 0, i)).toISOString() }),
+        camera: { make: makes[i % 4], model: `Model ${i % 5}`, serial: null },
+        capturedAt: i % 7 === 0 ? null : i % 2 === 0 ? `2024-06-${String(1 + (i % 28)).padStart(2, '0')}T10:00:00+02:00` : `2024-06-${String(1 + (i % 28)).padStart(2, '0')}T09:30:00`,
+        gps: i % 5 === 0 ? null : { lat: -60 + i * 3, lon: -179 + i * 9, alt: null },
+        keywords: i % 2 === 0 ? ['harbour', `tag${i % 3}`] : ['street'],
+        caption: i % 4 === 0 ? 'Ferry at dawn' : null,
+      }),
+    );
+    const again = { ...events[3], source: source({ account: 'partner', path: '/in/copy.jpg', receivedAt: '2025-02-01T00:00:00.000Z' }) };
+    const failure = failedEvent({ failedAt: '2025-03-01T10:00:00.000Z' });
+    const dir = mkdtempSync(path.join(tmpdir(), 'parity-'));
+    indexes.push(
+      new SqliteImageIndex(path.join(dir, 'index.sqlite')),
+      new ElasticsearchImageIndex({ node: stackEnv().ELASTICSEARCH_URL, index: `parity-${randomUUID().slice(0, 8)}`, shards: 1, replicas: 0, refresh: 'wait_for', bulkWindowMs: 10 }),
+    );
+    for (const index of indexes) {
+      await Promise.all(events.map((e) => index.upsert(e)));
+      await index.upsert(again);
+      await index.recordFailure(failure);
+      const server = new SearchHttpServer({ config, index, store: new LocalObjectStore(dir), logger: pino({ level: 'silent' }) });
+      servers.push(server);
+      bases.push(`http://127.0.0.1:${(await server.listen()).port}`);
+    }
+  });
+
+  afterAll(async () => {
+    await Promise.all(servers.map((s) => s.close()));
+    await Promise.all(indexes.map((i) => i.close()));
+  });
+
+  it.each([
+    '',
+    'q=harbour',
+    'q=HARBOUR%20tag1',
+    'q=img_0007',
+    'q=101media',
+    'q=ferry%20dawn',
+    'q=copy',
+    'account=north',
+    'account=partner',
+    'make=canon',
+    'make=nikon%20corporation&model=model%203',
+    'from=2024-06-10&to=2024-06-20',
+    'from=2024-06-10T08:00:00Z&sort=capturedAt',
+    'sort=-capturedAt&size=100',
+    'sort=receivedAt&page=2&size=7',
+    'bbox=-180,-90,180,90&size=100',
+    'bbox=0,-10,90,40',
+    'bbox=170,-90,-170,90',
+    'q=harbour&make=fujifilm&bbox=-180,-90,180,90&sort=capturedAt',
+    'size=0',
+  ])('GET /api/images?%s', async (query) => {
+    const [embedded, elastic] = await Promise.all(bases.map(async (base) => {
+      const response = await fetch(`${base}/api/images?${query}`);
+      return { status: response.status, body: await response.json() };
+    }));
+    expect(elastic).toEqual(embedded);
+    if (embedded.status === 200) expect((embedded.body as { total: number }).total).toBeGreaterThan(0);
+  });
+
+  it('GET /api/failures', async () => {
+    const [embedded, elastic] = await Promise.all(bases.map(async (base) => (await fetch(`${base}/api/failures`)).json()));
+    expect(elastic).toEqual(embedded);
+  });
+});
