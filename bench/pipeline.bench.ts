@@ -1,7 +1,8 @@
 /**
  * End-to-end figures for the embedded product: N camera-like JPEGs uploaded over FTP at concurrency C,
  * the time from each 226 reply to the image being searchable, and the sustained rate.
- * Usage: npm run bench:pipeline -- [--images 40] [--concurrency 4] [--megapixels 12]
+ * Usage: npm run bench:pipeline -- [--images 40] [--concurrency 4] [--megapixels 12] [--stack]
+ * --stack runs on Kafka, Elasticsearch and MinIO started by `npm run stack:up`.
  */
 import { createHash } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -15,9 +16,15 @@ import { startApp } from '../services/app';
 import { hashPassword } from '../shared/accounts';
 import { loadConfig } from '../shared/config/config.loader';
 import { cameraJpeg } from '../test/helpers/fixtures';
+import { distributedOverrides, stackEnv } from '../test/helpers/stack';
 
 const { values } = parseArgs({
-  options: { images: { type: 'string', default: '40' }, concurrency: { type: 'string', default: '4' }, megapixels: { type: 'string', default: '12' } },
+  options: {
+    images: { type: 'string', default: '40' },
+    concurrency: { type: 'string', default: '4' },
+    megapixels: { type: 'string', default: '12' },
+    stack: { type: 'boolean', default: false },
+  },
 });
 const count = Number(values.images);
 const concurrency = Number(values.concurrency);
@@ -39,8 +46,17 @@ async function main(): Promise<void> {
   const dataDir = mkdtempSync(path.join(tmpdir(), 'bench-'));
   const config = loadConfig({
     env: {},
-    overrides: { dataDir, log: { level: 'warn' }, ftp: { port: 0 }, http: { port: 0 }, accounts: [{ name: 'bench', passwordHash: await hashPassword('bench-password') }] },
+    overrides: {
+      dataDir,
+      log: { level: 'warn' },
+      ftp: { port: 0 },
+      http: { port: 0 },
+      accounts: [{ name: 'bench', passwordHash: await hashPassword('bench-password') }],
+      // The default refresh, as in production: searchable within a second, bulks never wait for it.
+      ...(values.stack ? distributedOverrides(`bench-${Date.now()}`, 'false') : {}),
+    },
   });
+  if (values.stack) Object.assign(process.env, stackEnv());
   const app = await startApp(config, pino({ level: 'warn' }));
   const ids = images.map((b) => createHash('sha256').update(b).digest('hex'));
   const acked = new Map<string, number>();
@@ -78,6 +94,7 @@ async function main(): Promise<void> {
   const seconds = (finished - started) / 1000;
   const result = {
     machine: { cores: cpus().length, memoryGiB: Math.round(totalmem() / 2 ** 30) },
+    adapters: config.adapters,
     images: count,
     megapixels,
     meanMB: +(totalBytes / count / 1e6).toFixed(2),

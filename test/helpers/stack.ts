@@ -14,13 +14,13 @@ export function stackEnv(): Record<string, string> {
 }
 
 /** Config overrides that point the distributed adapters at the local stack, with names unique to `run`. */
-export function distributedOverrides(run: string): Record<string, unknown> {
+export function distributedOverrides(run: string, refresh: 'wait_for' | 'false' = 'wait_for'): Record<string, unknown> {
   const env = stackEnv();
   return {
     adapters: 'distributed',
     kafka: { brokers: env.KAFKA_BROKERS.split(','), partitions: 3 },
     s3: { name: 'minio', endpoint: env.S3_ENDPOINT, bucket: `it-${run}`, forcePathStyle: true },
-    elasticsearch: { node: env.ELASTICSEARCH_URL, index: `it-${run}`, replicas: 0, refresh: 'wait_for' },
+    elasticsearch: { node: env.ELASTICSEARCH_URL, index: `it-${run}`, replicas: 0, refresh },
     bus: { topics: { ingested: `it-${run}.ingested`, processed: `it-${run}.processed`, failed: `it-${run}.failed` } },
   };
 }
