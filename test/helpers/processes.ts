@@ -20,9 +20,10 @@ export interface ServiceProcess {
   stop(): Promise<number | null>;
 }
 
-/** One built service (`node dist/services/main.js <service>`) as its own process. */
-export function startService(name: string, service: string, env: NodeJS.ProcessEnv): ServiceProcess {
-  const child = spawn(process.execPath, [path.join(PACKAGE_ROOT, 'dist', 'services', 'main.js'), service], {
+/** The built product (`node dist/services/main.js [service]`) as its own process; no service: every configured one. */
+export function startService(name: string, service: string | null, env: NodeJS.ProcessEnv): ServiceProcess {
+  const args = [path.join(PACKAGE_ROOT, 'dist', 'services', 'main.js'), ...(service ? [service] : [])];
+  const child = spawn(process.execPath, args, {
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

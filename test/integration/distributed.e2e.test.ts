@@ -48,8 +48,14 @@ describe('the services as separate processes on Kafka, Elasticsearch and MinIO',
       startService('indexer', 'indexer', common),
       startService('search', 'search', common),
     );
-    await waitFor(async () => (await fetch(`http://127.0.0.1:${httpPort}/healthz`)).ok, 60_000, 'search service');
-    await waitFor(() => services.every((s) => s.output().includes('image ingest started')), 60_000, 'every service started');
+    try {
+      await waitFor(async () => (await fetch(`http://127.0.0.1:${httpPort}/healthz`)).ok, 120_000, 'search service');
+      // Consumers join their groups before a service reports started; a fresh broker makes that slow.
+      await waitFor(() => services.every((s) => s.output().includes('image ingest started')), 120_000, 'every service started');
+    } catch (error) {
+      for (const s of services) process.stderr.write(`--- ${s.name}\n${s.output().slice(-3000)}\n`);
+      throw error;
+    }
   });
 
   afterAll(async () => {
