@@ -32,8 +32,7 @@ export async function backfill(options: BackfillOptions): Promise<BackfillReport
       const outcome: IngestOutcome = await options.ingest.accept(
         file,
         { protocol: 'cli', account: options.account.name, path: `/${relative}`, remoteAddress: null, receivedAt: new Date().toISOString() },
-        options.account.maxFileBytes,
-        true,
+        { maxFileBytes: options.account.maxFileBytes, keepOriginal: true },
       );
       if (outcome.status === 'rejected') report.rejected.push({ file, code: outcome.code, reason: outcome.reason });
       else report.ingested++;

@@ -115,7 +115,7 @@ export class DropFolderWatcher {
       const outcome = await this.deps.ingest.accept(
         file,
         { protocol: 'drop-folder', account: account.name, path: `/${relative}`, remoteAddress: null, receivedAt: new Date().toISOString() },
-        account.maxFileBytes,
+        { maxFileBytes: account.maxFileBytes },
       );
       this.logger.info({ account: account.name, file, ...outcome }, 'dropped file taken');
     } catch (error) {

@@ -1,3 +1,4 @@
+import { createHash, type Hash } from 'node:crypto';
 import { mkdirSync, type Stats } from 'node:fs';
 import type { Socket } from 'node:net';
 import { open, rm, type FileHandle } from 'node:fs/promises';
@@ -77,12 +78,12 @@ export class IngestFileSystem extends FileSystem {
       onData: () => this.options.controlSocket.setTimeout(this.options.idleTimeoutMs),
       onDone: () => this.uploads.delete(stream),
     };
-    const stream = new UploadStream(fsPath, upload, hooks, async () => {
+    const stream = new UploadStream(fsPath, upload, hooks, async (sha256) => {
       if (temp) return null;
       await sleep(DISCONNECT_GRACE_MS);
       // ftp-srv reports the STOR as complete when the data socket closes, even if the client died mid-transfer.
       if (!this.isConnected()) return new Error('client disconnected before the upload completed');
-      return outcomeError(await this.options.ingest.accept(fsPath, this.source(clientPath), this.options.maxFileBytes));
+      return outcomeError(await this.options.ingest.accept(fsPath, this.source(clientPath), { maxFileBytes: this.options.maxFileBytes, sha256 }));
     });
     this.uploads.add(stream);
     return { stream, clientPath };
@@ -93,7 +94,7 @@ export class IngestFileSystem extends FileSystem {
     const target = this.resolveSafe(to);
     await super.rename(source.clientPath, target.clientPath);
     if (this.options.isTempName(path.posix.basename(target.clientPath))) return;
-    const error = outcomeError(await this.options.ingest.accept(target.fsPath, this.source(target.clientPath), this.options.maxFileBytes));
+    const error = outcomeError(await this.options.ingest.accept(target.fsPath, this.source(target.clientPath), { maxFileBytes: this.options.maxFileBytes }));
     if (error) throw error;
   }
 
@@ -137,6 +138,8 @@ const ACTIVITY_INTERVAL_MS = 1000;
 
 class UploadStream extends Writable {
   private file: FileHandle | null = null;
+  /** Hashed on the way in when the file is written whole, so ingest need not read it again. */
+  private readonly hash: Hash | null;
   private lastActivity = 0;
   private position: number | null;
   private written = 0;
@@ -146,10 +149,11 @@ class UploadStream extends Writable {
     private readonly fsPath: string,
     private readonly upload: UploadOptions,
     private readonly hooks: UploadHooks,
-    private readonly complete: () => Promise<Error | null>,
+    private readonly complete: (sha256: string | undefined) => Promise<Error | null>,
   ) {
-    super({ highWaterMark: 1 << 20 });
+    super({ highWaterMark: 4 << 20 });
     this.position = upload.append ? null : (upload.start ?? 0);
+    this.hash = !upload.append && !upload.start ? createHash('sha256') : null;
   }
 
   override _construct(callback: (error?: Error | null) => void): void {
@@ -164,8 +168,15 @@ class UploadStream extends Writable {
     );
   }
 
-  override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
-    this.written += chunk.length;
+  override _write(chunk: Buffer, encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
+    this._writev([{ chunk, encoding }], callback);
+  }
+
+  /** Whatever the socket delivered while the last write ran goes down in one writev. */
+  override _writev(chunks: { chunk: Buffer; encoding: BufferEncoding }[], callback: (error?: Error | null) => void): void {
+    const buffers = chunks.map((c) => c.chunk);
+    const length = buffers.reduce((n, b) => n + b.length, 0);
+    this.written += length;
     const now = Date.now();
     if (now - this.lastActivity > ACTIVITY_INTERVAL_MS) {
       this.lastActivity = now;
@@ -176,9 +187,10 @@ class UploadStream extends Writable {
       callback(replyError('FILE_TOO_LARGE', `upload exceeds ${this.upload.maxBytes} bytes`));
       return;
     }
-    this.file!.write(chunk, 0, chunk.length, this.position).then(
+    if (this.hash) for (const buffer of buffers) this.hash.update(buffer);
+    this.file!.writev(buffers, this.position ?? undefined).then(
       () => {
-        if (this.position !== null) this.position += chunk.length;
+        if (this.position !== null) this.position += length;
         callback();
       },
       (error: Error) => callback(error),
@@ -192,7 +204,7 @@ class UploadStream extends Writable {
     file
       .sync()
       .then(() => file.close())
-      .then(() => this.complete())
+      .then(() => this.complete(this.hash?.digest('hex')))
       .then(
         (error) => callback(error),
         (error: Error) => callback(error),

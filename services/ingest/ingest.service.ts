@@ -11,7 +11,7 @@ import type { Logger } from '../../shared/logging';
 import type { EventBus } from '../../shared/ports/event-bus.port';
 import type { ObjectStore } from '../../shared/ports/object-store.port';
 import { withRetry } from '../../shared/retry';
-import type { Spool, SpoolEntry } from './spool';
+import type { ClaimOptions, Spool, SpoolEntry } from './spool';
 
 export type IngestOutcome =
   | { status: 'ingested'; id: string; key: string; duplicate: boolean }
@@ -53,9 +53,9 @@ export class IngestService {
   }
 
   /** Takes the file away from where the sender left it (or a copy of it), then ingests it. */
-  async accept(filePath: string, source: ImageSource, maxFileBytes?: number, keepOriginal = false): Promise<IngestOutcome> {
-    const limit = maxFileBytes ?? this.deps.config.limits.maxFileBytes;
-    const entry = await this.deps.spool.claim(filePath, source, limit, keepOriginal);
+  async accept(filePath: string, source: ImageSource, options: Partial<ClaimOptions> = {}): Promise<IngestOutcome> {
+    const maxFileBytes = options.maxFileBytes ?? this.deps.config.limits.maxFileBytes;
+    const entry = await this.deps.spool.claim(filePath, source, { ...options, maxFileBytes });
     return this.ingest(entry);
   }
 
@@ -104,7 +104,7 @@ export class IngestService {
     const duplicate = await withRetry(async () => {
       const existing = await this.deps.store.head(key);
       if (existing?.bytes === bytes) return true;
-      await this.deps.store.put(key, createReadStream(entry.dataPath), contentType);
+      await this.deps.store.putFile(key, entry.dataPath, contentType);
       return false;
     }, this.retry);
     const event: ImageIngestedEvent = {
@@ -135,7 +135,7 @@ export class IngestService {
       if (!(await isComplete(type, file, size))) {
         throw new IngestError('TRUNCATED_IMAGE', `${type.toUpperCase()} file ends before the image does`);
       }
-      return { id: await sha256(entry.dataPath), type, bytes: size };
+      return { id: entry.sha256 ?? (await sha256(entry.dataPath)), type, bytes: size };
     } finally {
       await file.close();
     }

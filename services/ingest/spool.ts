@@ -3,16 +3,26 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import type { ImageSource } from '../../shared/contracts/events';
 
+export interface ClaimOptions {
+  maxFileBytes: number;
+  /** Copy instead of move: backfill must not empty the user's folder. */
+  keepOriginal?: boolean;
+  /** SHA-256 of the file when the receiver already hashed it on the way in. */
+  sha256?: string;
+}
+
 export interface SpoolEntry {
   id: string;
   dataPath: string;
   source: ImageSource;
   maxFileBytes: number;
+  sha256?: string;
 }
 
 interface Journal {
   source: ImageSource;
   maxFileBytes: number;
+  sha256?: string;
   /** Where the file was before the claim, to finish a claim a crash interrupted. */
   origin: string;
 }
@@ -36,12 +46,11 @@ async function moveFile(from: string, to: string): Promise<void> {
 export class Spool {
   constructor(private readonly dir: string) {}
 
-  /** Moves the file in, or copies it with `keepOriginal` (backfill must not empty the user's folder). */
-  async claim(filePath: string, source: ImageSource, maxFileBytes: number, keepOriginal = false): Promise<SpoolEntry> {
+  async claim(filePath: string, source: ImageSource, { maxFileBytes, keepOriginal = false, sha256 }: ClaimOptions): Promise<SpoolEntry> {
     await fs.mkdir(this.dir, { recursive: true });
     const id = randomUUID();
     // A copy has no origin to finish moving after a crash; the backfill simply runs again.
-    const journal: Journal = { source, maxFileBytes, origin: keepOriginal ? '' : filePath };
+    const journal: Journal = { source, maxFileBytes, sha256, origin: keepOriginal ? '' : filePath };
     const journalPath = path.join(this.dir, `${id}.json`);
     await fs.writeFile(`${journalPath}.tmp`, JSON.stringify(journal), { flush: true });
     await fs.rename(`${journalPath}.tmp`, journalPath);
@@ -53,7 +62,7 @@ export class Spool {
       await fs.rm(journalPath, { force: true });
       throw error;
     }
-    return { id, dataPath, source, maxFileBytes };
+    return { id, dataPath, source, maxFileBytes, sha256 };
   }
 
   async release(entry: SpoolEntry): Promise<void> {
@@ -99,7 +108,7 @@ export class Spool {
           continue;
         }
       }
-      entries.push({ id, dataPath, source: journal.source, maxFileBytes: journal.maxFileBytes });
+      entries.push({ id, dataPath, source: journal.source, maxFileBytes: journal.maxFileBytes, sha256: journal.sha256 });
     }
     return entries;
   }

@@ -1,3 +1,4 @@
+import { createReadStream } from 'node:fs';
 import { PassThrough, Readable } from 'node:stream';
 import {
   CreateBucketCommand,
@@ -81,6 +82,10 @@ export class S3ObjectStore implements ObjectStore {
     } catch (error) {
       throw storeError('write', key, error);
     }
+  }
+
+  async putFile(key: string, filePath: string, contentType: string): Promise<StoredObject> {
+    return this.put(key, createReadStream(filePath, { highWaterMark: 1 << 20 }), contentType);
   }
 
   async head(key: string): Promise<StoredObject | null> {

@@ -15,6 +15,11 @@ export interface ObjectStream extends StoredObject {
 export interface ObjectStore {
   /** Writes atomically: a reader sees the whole object or none. Overwrites an existing key. */
   put(key: string, body: Buffer | Readable, contentType: string): Promise<StoredObject>;
+  /**
+   * Stores a local file that the caller no longer changes; the store may take it over without a copy
+   * (the local adapter links it in), so the caller can delete its own name afterwards.
+   */
+  putFile(key: string, filePath: string, contentType: string): Promise<StoredObject>;
   /** Metadata of an object, or null when absent. */
   head(key: string): Promise<StoredObject | null>;
   /** The whole object in memory; throws OBJECT_NOT_FOUND when absent. */

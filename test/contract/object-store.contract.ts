@@ -1,4 +1,7 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { Readable } from 'node:stream';
 import { IngestError } from '../../shared/errors';
 import type { ObjectStore } from '../../shared/ports/object-store.port';
@@ -51,6 +54,17 @@ export function objectStoreContract(name: string, makeHarness: () => Promise<Obj
       expect(object!.bytes).toBe(body.length);
       const back = await readAll(object!.body);
       expect(createHash('sha256').update(back).digest('hex')).toBe(createHash('sha256').update(body).digest('hex'));
+    });
+
+    it('stores a local file, which the caller may then delete', async () => {
+      const k = key('jpg');
+      const body = randomBytes(6 * 1024 * 1024 + 3);
+      const file = path.join(mkdtempSync(path.join(tmpdir(), 'put-file-')), 'upload.jpg');
+      writeFileSync(file, body);
+      expect(await store.putFile(k, file, 'image/jpeg')).toEqual({ key: k, bytes: body.length, contentType: 'image/jpeg' });
+      rmSync(file);
+      expect((await store.getBuffer(k)).equals(body)).toBe(true);
+      expect((await store.head(k))?.contentType).toBe('image/jpeg');
     });
 
     it('overwrites an existing key', async () => {

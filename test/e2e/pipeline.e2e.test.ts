@@ -320,7 +320,7 @@ describe('restarts', () => {
     // The crash: the upload was claimed into the spool but never stored or announced.
     await new Spool(path.join(dataDir, 'spool')).claim(path.join(home, 'left.png'), {
       protocol: 'ftp', account: 'cam1', path: '/left.png', remoteAddress: '127.0.0.1', receivedAt: new Date().toISOString(),
-    }, 1 << 30);
+    }, { maxFileBytes: 1 << 30 });
     const t = await startTestApp({}, dataDir);
     try {
       const doc = await waitFor(async () => {
