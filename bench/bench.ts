@@ -21,7 +21,7 @@ import { findImageMagick, measureProcessing, type ProcessingResult } from './pro
 const { values } = parseArgs({
   options: {
     'soak-minutes': { type: 'string', default: '10' },
-    images: { type: 'string', default: '24' },
+    images: { type: 'string', default: '32' },
     'no-stack': { type: 'boolean', default: false },
     quick: { type: 'boolean', default: false },
   },

@@ -1,5 +1,6 @@
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -85,10 +86,10 @@ export async function measureProcessing(config: Readonly<Config>, sets: InputSet
           const outcome = await processor.handle(events[i % events.length]);
           if (outcome !== 'processed') throw new Error(`project failed on ${set.files[i % events.length]}`);
         },
-        // The floor: one decode shrunk on load to the preview, both outputs from those pixels.
+        // The floor, as a plain script would write it: read the file, one decode shrunk on load to
+        // the preview, both outputs from those pixels, written to disk.
         sharp: async (i) => {
-          const input = buffers[i % buffers.length];
-          const { data, info } = await sharp(input, { limitInputPixels: config.limits.maxPixels, failOn: config.limits.failOn })
+          const { data, info } = await sharp(set.files[i % set.files.length], { limitInputPixels: config.limits.maxPixels, failOn: config.limits.failOn })
             .rotate()
             .resize(preview.width, preview.height, { fit: 'inside', withoutEnlargement: true })
             .raw()
@@ -98,8 +99,7 @@ export async function measureProcessing(config: Readonly<Config>, sets: InputSet
             sharp(data, raw).resize(thumb.width, thumb.height, { fit: 'cover', position: 'attention' }).webp({ quality: thumb.quality }).toBuffer(),
             sharp(data, raw).jpeg({ quality: preview.quality }).toBuffer(),
           ]);
-          writeFileSync(path.join(dir, `sharp-${i}-thumb.webp`), a);
-          writeFileSync(path.join(dir, `sharp-${i}-preview.jpg`), b);
+          await Promise.all([writeFile(path.join(dir, `sharp-${i}-thumb.webp`), a), writeFile(path.join(dir, `sharp-${i}-preview.jpg`), b)]);
         },
         imagemagick: magick
           ? async (i) => {

@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import { z } from 'zod';
 
 const port = z.coerce.number().int().min(1).max(65535);
@@ -86,7 +87,12 @@ export const configSchema = z
     limits: z
       .object({ maxFileBytes: positiveInt, maxPixels: positiveInt, failOn: z.enum(FAIL_ON) })
       .strict(),
-    processor: z.object({ concurrency: positiveInt.max(64) }).strict(),
+    processor: z
+      .object({
+        /** "auto": one more than the cores, so one image's I/O overlaps the others' decoding. */
+        concurrency: z.union([z.literal('auto'), positiveInt.max(64)]).transform((v) => (v === 'auto' ? availableParallelism() + 1 : v)),
+      })
+      .strict(),
     indexer: z.object({ concurrency: positiveInt.max(256) }).strict(),
     bus: z
       .object({
