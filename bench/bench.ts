@@ -69,10 +69,16 @@ async function main(): Promise<void> {
     machine: { cores, memoryGiB: Math.round(totalmem() / 2 ** 30), node: process.version, imagemagick: magick },
   };
 
+  const out = path.join(PACKAGE_ROOT, 'bench', 'results');
+  mkdirSync(out, { recursive: true });
+  // Written after every phase, so a failure late in a long run keeps what was measured.
+  const save = () => writeFileSync(path.join(out, 'latest.json'), JSON.stringify(results, null, 2));
+
   // 1. Processing only.
   log('processing: project vs plain sharp vs ImageMagick');
   const processing: ProcessingResult[] = await measureProcessing(config, sets, quick ? 4 : 12, [1, cores], magick);
   results.processing = processing;
+  save();
 
   const large = sets[0].files.map((f) => readFileSync(f));
   const perSet = (engine: string, concurrency: number) => processing.find((p) => p.engine === engine && p.set === sets[0].name && p.concurrency === concurrency);
@@ -81,6 +87,7 @@ async function main(): Promise<void> {
   const embeddedDir = path.join(work, 'embedded');
   mkdirSync(embeddedDir);
   results.embedded = await endToEnd('embedded', embeddedDir, 'single', {}, {}, large, passwordHash);
+  save();
 
   // 3. End to end on the stack.
   if (!values['no-stack']) {
@@ -90,6 +97,7 @@ async function main(): Promise<void> {
     mkdirSync(stackDir);
     const run = `bench-${Date.now()}`;
     results.stack = await endToEnd('stack', stackDir, 'per-service', distributedOverrides(run, 'false'), { ...stackEnv(), ADAPTERS: 'distributed' }, large, passwordHash);
+    save();
   }
 
   // 4. Memory over a soak at half the saturation rate.
@@ -101,13 +109,13 @@ async function main(): Promise<void> {
     const rate = (results.embedded as EndToEnd).saturation.imagesPerSecond / 2;
     const count = Math.max(1, Math.round(rate * soakMinutes * 60));
     log(`soak: ${count} uploads over ${soakMinutes} min at ${rate.toFixed(2)}/s`);
-    const soak = await load({ deployment, password: PASSWORD, inputs: large, images: count, concurrency: 4, rate, offset: 20_000 });
+    const soak = await load({ deployment, password: PASSWORD, inputs: large, images: count, concurrency: 4, rate, offset: 20_000 }).finally(() => deployment.stop());
     const peak = memory.stop();
-    await deployment.stop();
     const series = memory.series.map((s) => s.rssMB);
     const third = Math.max(1, Math.floor(series.length / 3));
     const firstThird = Math.max(...series.slice(0, third));
     const lastThird = Math.max(...series.slice(-third));
+    rmSync(soakDir, { recursive: true, force: true });
     results.soak = { minutes: soakMinutes, uploads: count, load: soak, peakRssMB: peak.all, rssMaxFirstThirdMB: firstThird, rssMaxLastThirdMB: lastThird, flat: lastThird <= firstThird * 1.1, samples: memory.series.filter((_, i) => i % 15 === 0) };
   }
 
@@ -130,9 +138,7 @@ async function main(): Promise<void> {
     projectVsImageMagick: { c1: ratio(perSet('project', 1), perSet('imagemagick', 1)), cN: ratio(perSet('project', cores), perSet('imagemagick', cores)) },
     embeddedVsProcessing: +((results.embedded as EndToEnd).saturation.imagesPerSecond / perSet('project', cores)!.imagesPerSecond).toFixed(2),
   };
-  const out = path.join(PACKAGE_ROOT, 'bench', 'results');
-  mkdirSync(out, { recursive: true });
-  writeFileSync(path.join(out, 'latest.json'), JSON.stringify(results, null, 2));
+  save();
   const markdown = report(results, sets.map((s) => `${s.name} (${(s.meanBytes / 1e6).toFixed(1)} MB)`));
   writeFileSync(path.join(out, 'latest.md'), markdown);
   process.stdout.write(markdown);

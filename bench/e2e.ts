@@ -130,7 +130,8 @@ export async function load(options: LoadOptions): Promise<LoadResult> {
         await response.arrayBuffer();
         if (response.ok) searchable.set(id, performance.now());
       }));
-      if (performance.now() - started > 600_000) throw new Error('images not searchable after 10 minutes');
+      const lastAck = Math.max(started, ...acked.values());
+      if (!uploading && performance.now() - lastAck > 120_000) throw new Error(`${acked.size - searchable.size} images not searchable 2 minutes after the last upload`);
       await new Promise((r) => setTimeout(r, 50));
     }
   })();

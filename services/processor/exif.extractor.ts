@@ -1,18 +1,11 @@
 import exifr from 'exifr';
-import type { Camera, ExposureInfo, GeoPoint } from '../../shared/contracts/events';
+import type { GeoPoint, ImageProcessedEvent } from '../../shared/contracts/events';
 
-export interface ExtractedMetadata {
-  capturedAt: string | null;
-  camera: Camera;
-  gps: GeoPoint | null;
-  orientation: number | null;
-  exposure: ExposureInfo;
-  keywords: string[];
-  caption: string | null;
-  title: string | null;
-  creator: string | null;
-  copyright: string | null;
-}
+/** What the metadata contributes to `images.processed`. */
+export type ExtractedMetadata = Pick<
+  ImageProcessedEvent,
+  'capturedAt' | 'camera' | 'gps' | 'orientation' | 'exposure' | 'keywords' | 'caption' | 'title' | 'creator' | 'copyright'
+>;
 
 type Tags = Record<string, unknown>;
 

@@ -24,40 +24,29 @@ export class LocalObjectStore implements ObjectStore {
   }
 
   async put(key: string, body: Buffer | Readable, contentType: string): Promise<StoredObject> {
-    const target = this.resolve(key);
-    await fs.mkdir(this.tmpDir, { recursive: true });
-    await fs.mkdir(path.dirname(target), { recursive: true });
-    const tmp = path.join(this.tmpDir, randomUUID());
-    try {
-      await pipeline(Buffer.isBuffer(body) ? Readable.from([body]) : body, createWriteStream(tmp, { flush: true }));
-      await fs.writeFile(`${tmp}${CONTENT_TYPE_SUFFIX}`, contentType);
-      // The content type lands first: an object file without its type would be served as octets.
-      await fs.rename(`${tmp}${CONTENT_TYPE_SUFFIX}`, `${target}${CONTENT_TYPE_SUFFIX}`);
-      await fs.rename(tmp, target);
-    } catch (error) {
-      await fs.rm(tmp, { force: true });
-      await fs.rm(`${tmp}${CONTENT_TYPE_SUFFIX}`, { force: true });
-      throw new IngestError('STORE_UNAVAILABLE', `cannot write ${key}: ${(error as Error).message}`, {
-        retriable: true,
-        cause: error,
-      });
-    }
-    const { size } = await fs.stat(target);
-    return { key, bytes: size, contentType };
+    return this.write(key, contentType, (tmp) => pipeline(Buffer.isBuffer(body) ? Readable.from([body]) : body, createWriteStream(tmp, { flush: true })));
   }
 
   async putFile(key: string, filePath: string, contentType: string): Promise<StoredObject> {
+    // A hard link shares the caller's already-synced bytes: no copy, no second fsync.
+    return this.write(key, contentType, (tmp) =>
+      fs.link(filePath, tmp).catch(async (error: NodeJS.ErrnoException) => {
+        if (error.code !== 'EXDEV' && error.code !== 'EPERM') throw error;
+        await pipeline(createReadStream(filePath), createWriteStream(tmp, { flush: true }));
+      }),
+    );
+  }
+
+  /** Fills a temp file with `fill`, then renames it over the key: readers see old or new, never half. */
+  private async write(key: string, contentType: string, fill: (tmp: string) => Promise<void>): Promise<StoredObject> {
     const target = this.resolve(key);
     await fs.mkdir(this.tmpDir, { recursive: true });
     await fs.mkdir(path.dirname(target), { recursive: true });
     const tmp = path.join(this.tmpDir, randomUUID());
     try {
-      // A hard link shares the caller's already-synced bytes: no copy, no second fsync.
-      await fs.link(filePath, tmp).catch(async (error: NodeJS.ErrnoException) => {
-        if (error.code !== 'EXDEV' && error.code !== 'EPERM') throw error;
-        await pipeline(createReadStream(filePath), createWriteStream(tmp, { flush: true }));
-      });
+      await fill(tmp);
       await fs.writeFile(`${tmp}${CONTENT_TYPE_SUFFIX}`, contentType);
+      // The content type lands first: an object file without its type would be served as octets.
       await fs.rename(`${tmp}${CONTENT_TYPE_SUFFIX}`, `${target}${CONTENT_TYPE_SUFFIX}`);
       await fs.rename(tmp, target);
     } catch (error) {
