@@ -13,7 +13,8 @@ RUN npm run build && npm prune --omit=dev
 
 FROM node:20-bookworm-slim
 WORKDIR /app
-ENV NODE_ENV=production DATA_DIR=/data
+# glibc's per-thread malloc arenas fragment under libvips' threads; two keep RSS flat (see README).
+ENV NODE_ENV=production DATA_DIR=/data MALLOC_ARENA_MAX=2
 COPY --from=build /app /app
 RUN mkdir -p /data && chown node:node /data
 USER node

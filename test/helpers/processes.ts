@@ -24,7 +24,8 @@ export interface ServiceProcess {
 export function startService(name: string, service: string | null, env: NodeJS.ProcessEnv): ServiceProcess {
   const args = [path.join(PACKAGE_ROOT, 'dist', 'services', 'main.js'), ...(service ? [service] : [])];
   const child = spawn(process.execPath, args, {
-    env: { ...process.env, ...env },
+    // As `npm start` sets it: see the memory note in README.md.
+    env: { MALLOC_ARENA_MAX: '2', ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
