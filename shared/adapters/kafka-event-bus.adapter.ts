@@ -1,8 +1,8 @@
-import { setTimeout as sleep } from 'node:timers/promises';
 import { CompressionTypes, Kafka, logLevel, type Admin, type Producer } from 'kafkajs';
 import { IngestError, errorMessage } from '../errors';
 import type { Logger } from '../logging';
 import type { BusMessage, EventBus, SubscribeOptions, Subscription } from '../ports/event-bus.port';
+import { handleUntilDone } from './redelivery';
 
 export interface KafkaEventBusOptions {
   brokers: readonly string[];
@@ -74,7 +74,7 @@ export class KafkaEventBus implements EventBus {
       heartbeatInterval: this.options.heartbeatIntervalMs,
       allowAutoTopicCreation: false,
     });
-    const state = { stopping: false, abort: new AbortController() };
+    const stopping = new AbortController();
     await consumer.connect();
     await consumer.subscribe({ topics: options.topics, fromBeginning: options.fromBeginning ?? true });
     await consumer.run({
@@ -88,14 +88,14 @@ export class KafkaEventBus implements EventBus {
           key: message.key?.toString() ?? '',
           value: JSON.parse(message.value?.toString() ?? 'null') as T,
         };
-        await this.deliver(delivered, options, state);
+        // Throwing (not returning) stops kafkajs from handing over the rest of the batch.
+        if (!(await handleUntilDone(delivered, options, stopping.signal, this.logger))) throw new Error('consumer stopping');
         await consumer.commitOffsets([{ topic, partition, offset: (BigInt(message.offset) + 1n).toString() }]);
       },
     });
     const subscription: Subscription = {
       stop: async () => {
-        state.stopping = true;
-        state.abort.abort();
+        stopping.abort();
         // disconnect() waits for the message in hand; what it did not finish stays uncommitted.
         await consumer.disconnect();
         this.subscriptions.delete(subscription);
@@ -110,24 +110,6 @@ export class KafkaEventBus implements EventBus {
     if (this.connecting) {
       await this.connecting.catch(() => undefined);
       await Promise.all([this.producer.disconnect(), this.admin.disconnect()]);
-    }
-  }
-
-  /** Retries the handler in place, so a transient fault neither skips the message nor reorders the partition. */
-  private async deliver<T>(message: BusMessage<T>, options: SubscribeOptions<T>, state: { stopping: boolean; abort: AbortController }): Promise<void> {
-    for (let attempt = 1; ; attempt++) {
-      try {
-        await options.handle(message);
-        return;
-      } catch (error) {
-        this.logger.warn(
-          { topic: message.topic, partition: message.partition, offset: message.offset, key: message.key, group: options.group, attempt, err: errorMessage(error) },
-          'handler failed, message will be redelivered',
-        );
-        if (state.stopping) throw error;
-        await sleep(Math.min(30_000, 200 * 2 ** Math.min(attempt, 8)), undefined, { signal: state.abort.signal }).catch(() => undefined);
-        if (state.stopping) throw error;
-      }
     }
   }
 

@@ -3,9 +3,9 @@ import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import Database from 'better-sqlite3';
-import { errorMessage } from '../errors';
 import type { Logger } from '../logging';
 import type { BusMessage, EventBus, SubscribeOptions, Subscription } from '../ports/event-bus.port';
+import { handleUntilDone } from './redelivery';
 
 export interface SqliteEventBusOptions {
   file: string;
@@ -21,12 +21,33 @@ interface Row {
   value: string;
 }
 
+/** Compiled once: consumers run these on every poll and every commit. */
+function prepareStatements(db: Database.Database) {
+  return {
+    insert: db.prepare('INSERT INTO messages (topic, key, value, published_at) VALUES (?, ?, ?, ?)'),
+    fetch: db.prepare('SELECT "offset", key, value FROM messages WHERE topic = ? AND "offset" >= ? ORDER BY "offset" LIMIT ?'),
+    committed: db.prepare('SELECT next_offset AS n FROM consumer_offsets WHERE grp = ? AND topic = ?'),
+    lastOffset: db.prepare('SELECT MAX("offset") AS m FROM messages'),
+    commit: db.prepare(
+      `INSERT INTO consumer_offsets (grp, topic, next_offset) VALUES (?, ?, ?)
+       ON CONFLICT (grp, topic) DO UPDATE SET next_offset = excluded.next_offset`,
+    ),
+    prune: db.prepare(
+      `DELETE FROM messages WHERE published_at < ? AND "offset" < COALESCE(
+         (SELECT MIN(next_offset) FROM consumer_offsets c WHERE c.topic = messages.topic), 0)`,
+    ),
+  };
+}
+
+type Statements = ReturnType<typeof prepareStatements>;
+
 /**
  * A durable local log with Kafka's consumer semantics: one partition per topic, offsets per
  * consumer group committed after the handler succeeds, redelivery of what was not committed.
  */
 export class SqliteEventBus implements EventBus {
   private readonly db: Database.Database;
+  private readonly statements: Statements;
   private readonly published = new EventEmitter();
   private readonly subscriptions = new Set<Subscription>();
   private readonly active = new Set<string>();
@@ -49,6 +70,7 @@ export class SqliteEventBus implements EventBus {
       CREATE TABLE IF NOT EXISTS consumer_offsets (
         grp TEXT NOT NULL, topic TEXT NOT NULL, next_offset INTEGER NOT NULL, PRIMARY KEY (grp, topic));
     `);
+    this.statements = prepareStatements(this.db);
     this.pollIntervalMs = options.pollIntervalMs ?? 250;
     this.logger = options.logger.child({ component: 'sqlite-event-bus' });
     this.published.setMaxListeners(0);
@@ -57,9 +79,7 @@ export class SqliteEventBus implements EventBus {
   }
 
   async publish(topic: string, key: string, value: object): Promise<void> {
-    this.db
-      .prepare('INSERT INTO messages (topic, key, value, published_at) VALUES (?, ?, ?, ?)')
-      .run(topic, key, JSON.stringify(value), Date.now());
+    this.statements.insert.run(topic, key, JSON.stringify(value), Date.now());
     this.published.emit(topic);
   }
 
@@ -68,7 +88,7 @@ export class SqliteEventBus implements EventBus {
       const id = `${options.group}\u0000${topic}`;
       if (this.active.has(id)) throw new Error(`group ${options.group} already consumes ${topic} here`);
       this.active.add(id);
-      const consumer = new TopicConsumer<T>(this.db, topic, options, this.published, this.pollIntervalMs, this.logger);
+      const consumer = new TopicConsumer<T>(this.statements, topic, options, this.published, this.pollIntervalMs, this.logger);
       consumer.start();
       return { id, consumer };
     });
@@ -92,12 +112,7 @@ export class SqliteEventBus implements EventBus {
   /** Drops old messages that every consumer group has already committed. */
   private prune(): void {
     const cutoff = Date.now() - (this.options.retentionHours ?? 168) * 3_600_000;
-    const { changes } = this.db
-      .prepare(
-        `DELETE FROM messages WHERE published_at < ? AND "offset" < COALESCE(
-           (SELECT MIN(next_offset) FROM consumer_offsets c WHERE c.topic = messages.topic), 0)`,
-      )
-      .run(cutoff);
+    const { changes } = this.statements.prune.run(cutoff);
     if (changes > 0) this.logger.info({ pruned: changes }, 'pruned old messages');
   }
 }
@@ -113,7 +128,7 @@ class TopicConsumer<T> {
   private wake: () => void = () => undefined;
 
   constructor(
-    private readonly db: Database.Database,
+    private readonly statements: Statements,
     private readonly topic: string,
     private readonly options: SubscribeOptions<T>,
     private readonly published: EventEmitter,
@@ -134,25 +149,18 @@ class TopicConsumer<T> {
   }
 
   private committedOffset(): number {
-    const row = this.db
-      .prepare('SELECT next_offset AS n FROM consumer_offsets WHERE grp = ? AND topic = ?')
-      .get(this.options.group, this.topic) as { n: number } | undefined;
+    const row = this.statements.committed.get(this.options.group, this.topic) as { n: number } | undefined;
     if (row) return row.n;
     const start =
       this.options.fromBeginning === false
-        ? ((this.db.prepare('SELECT MAX("offset") AS m FROM messages').get() as { m: number | null }).m ?? 0) + 1
+        ? ((this.statements.lastOffset.get() as { m: number | null }).m ?? 0) + 1
         : 0;
     this.commit(start);
     return start;
   }
 
   private commit(nextOffset: number): void {
-    this.db
-      .prepare(
-        `INSERT INTO consumer_offsets (grp, topic, next_offset) VALUES (?, ?, ?)
-         ON CONFLICT (grp, topic) DO UPDATE SET next_offset = excluded.next_offset`,
-      )
-      .run(this.options.group, this.topic, nextOffset);
+    this.statements.commit.run(this.options.group, this.topic, nextOffset);
   }
 
   private async run(): Promise<void> {
@@ -164,9 +172,7 @@ class TopicConsumer<T> {
       while (this.running) {
         let blocked = false;
         if (this.inFlight.size < concurrency) {
-          const rows = this.db
-            .prepare('SELECT "offset", key, value FROM messages WHERE topic = ? AND "offset" >= ? ORDER BY "offset" LIMIT ?')
-            .all(this.topic, cursor, concurrency) as Row[];
+          const rows = this.statements.fetch.all(this.topic, cursor, concurrency) as Row[];
           for (const row of rows) {
             // A later message of a busy key must wait: per-key order is part of the contract.
             if (this.inFlight.size >= concurrency || this.busyKeys.has(row.key)) {
@@ -205,8 +211,8 @@ class TopicConsumer<T> {
     this.inFlight.set(row.offset, task);
   }
 
-  /** Retries a failing handler until it succeeds or the consumer stops; false leaves it uncommitted. */
-  private async deliver(row: Row): Promise<boolean> {
+  /** False: the consumer stopped before the handler succeeded, so the message stays uncommitted. */
+  private deliver(row: Row): Promise<boolean> {
     const message: BusMessage<T> = {
       topic: this.topic,
       partition: 0,
@@ -214,20 +220,6 @@ class TopicConsumer<T> {
       key: row.key,
       value: JSON.parse(row.value) as T,
     };
-    for (let attempt = 1; ; attempt++) {
-      try {
-        await this.options.handle(message);
-        return true;
-      } catch (error) {
-        const delayMs = Math.min(30_000, 200 * 2 ** Math.min(attempt, 8));
-        this.logger.warn(
-          { topic: this.topic, group: this.options.group, offset: row.offset, key: row.key, attempt, err: errorMessage(error) },
-          'handler failed, message will be redelivered',
-        );
-        if (!this.running) return false;
-        await sleep(delayMs, undefined, { signal: this.abort.signal }).catch(() => undefined);
-        if (!this.running) return false;
-      }
-    }
+    return handleUntilDone(message, this.options, this.abort.signal, this.logger);
   }
 }
