@@ -19,10 +19,12 @@ export interface FtpIngestDeps {
 export class FtpIngestServer {
   private readonly server: FtpSrv;
   private readonly logger: Logger;
+  private readonly isTempName: (fileName: string) => boolean;
 
   constructor(private readonly deps: FtpIngestDeps) {
     const { config } = deps;
     this.logger = deps.logger.child({ component: 'ftp' });
+    this.isTempName = tempNameMatcher(config.ftp.tempNamePatterns);
     const tls =
       config.ftp.tls.certFile && config.ftp.tls.keyFile
         ? { cert: readFileSync(config.ftp.tls.certFile), key: readFileSync(config.ftp.tls.keyFile) }
@@ -97,7 +99,7 @@ export class FtpIngestServer {
     const fs = new IngestFileSystem(connection, {
       account,
       ingest: this.deps.ingest,
-      isTempName: tempNameMatcher(this.deps.config.ftp.tempNamePatterns),
+      isTempName: this.isTempName,
       protocol: connection.secure ? 'ftps' : 'ftp',
       controlSocket: socket,
       idleTimeoutMs: this.deps.config.ftp.idleTimeoutMs,

@@ -142,7 +142,7 @@ export class IngestService {
   }
 
   private async reject(entry: SpoolEntry, error: IngestError, log: Logger): Promise<void> {
-    const id = await sha256(entry.dataPath).catch(() => null);
+    const id = entry.sha256 ?? (await sha256(entry.dataPath).catch(() => null));
     const kept = await this.deps.spool.quarantine(entry, error.code, error.message);
     log.warn({ code: error.code, reason: error.message, quarantined: kept }, 'upload rejected');
     const dead: ImageFailedEvent = {
