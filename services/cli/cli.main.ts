@@ -18,18 +18,31 @@ const USAGE = `usage:
   npm run cli -- accounts list
   npm run cli -- ingest <dir> --account <name> [--concurrency N]`;
 
-/** Reads one line: hidden typing on a terminal, the first line of a pipe otherwise. */
+/** Reads one line: the first line of a pipe, or typed on a terminal without echo. */
 async function readPassword(prompt: string): Promise<string> {
   const input = process.stdin;
-  if (input.isTTY) process.stderr.write(prompt);
-  const rl = createInterface({ input, terminal: false });
-  if (input.isTTY) input.setRawMode?.(false);
-  for await (const line of rl) {
-    rl.close();
-    if (input.isTTY) process.stderr.write('\n');
-    return line;
+  if (!input.isTTY) {
+    for await (const line of createInterface({ input, terminal: false })) return line;
+    throw new Error('no password on stdin');
   }
-  throw new Error('no password on stdin');
+  process.stderr.write(prompt);
+  input.setRawMode(true);
+  input.setEncoding('utf8');
+  let typed = '';
+  try {
+    for await (const chunk of input) {
+      for (const char of chunk as string) {
+        if (char === '\r' || char === '\n') return typed;
+        if (char === '\u0003') throw new Error('cancelled');
+        typed = char === '\u007f' ? typed.slice(0, -1) : typed + char;
+      }
+    }
+    throw new Error('no password typed');
+  } finally {
+    input.setRawMode(false);
+    input.pause();
+    process.stderr.write('\n');
+  }
 }
 
 async function accounts(config: Readonly<Config>, args: string[]): Promise<void> {
