@@ -46,7 +46,8 @@ export async function startApp(config: Readonly<Config>, logger: Logger): Promis
       ftpPort = ftp.port;
       const drops = new DropFolderWatcher({ ...deps, ingest });
       await drops.start();
-      const redrive = setInterval(() => void ingest.recover(), REDRIVE_MS);
+      // A broken spool entry must cost a log line, not the process (an unhandled rejection would end it).
+      const redrive = setInterval(() => ingest.recover().catch((error) => logger.error({ err: errorMessage(error) }, 'spool re-drive failed')), REDRIVE_MS);
       closers.push(async () => {
         clearInterval(redrive);
         await drops.stop();
