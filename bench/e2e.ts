@@ -39,6 +39,8 @@ export async function deploy(options: DeployOptions): Promise<Deployment> {
   for (;;) {
     const ftpUp = await fetch(`http://127.0.0.1:${httpPort}/healthz`).then((r) => r.ok, () => false);
     if (ftpUp || !services.includes('search')) break;
+    const exited = processes.find((p) => p.child.exitCode !== null);
+    if (exited) throw new Error(`${exited.name} exited before it started:\n${exited.output()}`);
     if (Date.now() > deadline) throw new Error(`deployment did not start:\n${processes.map((p) => p.output()).join('\n')}`);
     await new Promise((r) => setTimeout(r, 200));
   }

@@ -2,6 +2,7 @@ import { CompressionTypes, Kafka, logLevel, type Admin, type Producer } from 'ka
 import { IngestError, errorMessage } from '../errors';
 import type { Logger } from '../logging';
 import type { BusMessage, EventBus, SubscribeOptions, Subscription } from '../ports/event-bus.port';
+import { withRetry, type RetryOptions } from '../retry';
 import { handleUntilDone } from './redelivery';
 
 export interface KafkaEventBusOptions {
@@ -13,6 +14,13 @@ export interface KafkaEventBusOptions {
   heartbeatIntervalMs: number;
   logger: Logger;
 }
+
+/**
+ * Replicas start together: one creates a topic while another already sees its name but not yet its
+ * partition leaders, and the broker answers "does not host this topic-partition" for a few seconds.
+ * Start-up waits that out (about 30 s in all) instead of exiting.
+ */
+const STARTUP_RETRY: RetryOptions = { initialDelayMs: 250, maxDelayMs: 4_000, maxAttempts: 12 };
 
 const LEVELS: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {
   [logLevel.ERROR]: 'error',
@@ -66,33 +74,44 @@ export class KafkaEventBus implements EventBus {
   }
 
   async subscribe<T>(options: SubscribeOptions<T>): Promise<Subscription> {
-    await this.connect();
-    await this.ensureTopics(options.topics);
-    const consumer = this.kafka.consumer({
-      groupId: options.group,
-      sessionTimeout: this.options.sessionTimeoutMs,
-      heartbeatInterval: this.options.heartbeatIntervalMs,
-      allowAutoTopicCreation: false,
-    });
     const stopping = new AbortController();
-    await consumer.connect();
-    await consumer.subscribe({ topics: options.topics, fromBeginning: options.fromBeginning ?? true });
-    await consumer.run({
-      autoCommit: false,
-      partitionsConsumedConcurrently: options.concurrency ?? 1,
-      eachMessage: async ({ topic, partition, message }) => {
-        const delivered: BusMessage<T> = {
-          topic,
-          partition,
-          offset: message.offset,
-          key: message.key?.toString() ?? '',
-          value: JSON.parse(message.value?.toString() ?? 'null') as T,
-        };
-        // Throwing (not returning) stops kafkajs from handing over the rest of the batch.
-        if (!(await handleUntilDone(delivered, options, stopping.signal, this.logger))) throw new Error('consumer stopping');
-        await consumer.commitOffsets([{ topic, partition, offset: (BigInt(message.offset) + 1n).toString() }]);
+    const consumer = await withRetry(
+      async () => {
+        await this.connect();
+        await this.ensureTopics(options.topics);
+        const candidate = this.kafka.consumer({
+          groupId: options.group,
+          sessionTimeout: this.options.sessionTimeoutMs,
+          heartbeatInterval: this.options.heartbeatIntervalMs,
+          allowAutoTopicCreation: false,
+        });
+        try {
+          await candidate.connect();
+          await candidate.subscribe({ topics: options.topics, fromBeginning: options.fromBeginning ?? true });
+          await candidate.run({
+            autoCommit: false,
+            partitionsConsumedConcurrently: options.concurrency ?? 1,
+            eachMessage: async ({ topic, partition, message }) => {
+              const delivered: BusMessage<T> = {
+                topic,
+                partition,
+                offset: message.offset,
+                key: message.key?.toString() ?? '',
+                value: JSON.parse(message.value?.toString() ?? 'null') as T,
+              };
+              // Throwing (not returning) stops kafkajs from handing over the rest of the batch.
+              if (!(await handleUntilDone(delivered, options, stopping.signal, this.logger))) throw new Error('consumer stopping');
+              await candidate.commitOffsets([{ topic, partition, offset: (BigInt(message.offset) + 1n).toString() }]);
+            },
+          });
+          return candidate;
+        } catch (error) {
+          await candidate.disconnect().catch(() => undefined);
+          throw error;
+        }
       },
-    });
+      { ...STARTUP_RETRY, onRetry: (error, attempt, delayMs) => this.logger.warn({ group: options.group, topics: options.topics, attempt, delayMs, err: errorMessage(error) }, 'subscribe failed, retrying') },
+    );
     const subscription: Subscription = {
       stop: async () => {
         stopping.abort();
@@ -121,19 +140,27 @@ export class KafkaEventBus implements EventBus {
     });
   }
 
-  /** Creates missing topics with the configured partitions; existing ones are left as they are. */
+  /**
+   * Creates missing topics with the configured partitions (existing ones are left as they are), then
+   * waits until every partition has a leader, also for a topic another replica has just created.
+   */
   private async ensureTopics(topics: string[]): Promise<void> {
     const missing = topics.filter((t) => !this.known.has(t));
     if (missing.length === 0) return;
     const existing = new Set(await this.admin.listTopics());
     const create = missing.filter((t) => !existing.has(t));
     if (create.length > 0) {
-      await this.admin.createTopics({
+      const created = await this.admin.createTopics({
         waitForLeaders: true,
         topics: create.map((topic) => ({ topic, numPartitions: this.options.partitions, replicationFactor: this.options.replicationFactor })),
       });
-      this.logger.info({ topics: create, partitions: this.options.partitions }, 'topics created');
+      if (created) this.logger.info({ topics: create, partitions: this.options.partitions }, 'topics created');
     }
+    await withRetry(async () => {
+      const { topics: described } = await this.admin.fetchTopicMetadata({ topics: missing });
+      const leaderless = described.filter((t) => t.partitions.length === 0 || t.partitions.some((p) => p.leader < 0)).map((t) => t.name);
+      if (leaderless.length > 0) throw new Error(`no partition leader yet for ${leaderless.join(', ')}`);
+    }, STARTUP_RETRY);
     missing.forEach((t) => this.known.add(t));
   }
 }

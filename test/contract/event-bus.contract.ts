@@ -67,6 +67,16 @@ export function eventBusContract(name: string, makeHarness: () => Promise<EventB
       expect(byKey('odd')).toEqual([1, 3, 5]);
     });
 
+    it('lets clients that start together on a new topic all subscribe and publish', async () => {
+      // Replicas of a service start at the same moment: one creates the topic while the others find it half made.
+      const buses = await Promise.all(Array.from({ length: 4 }, () => client()));
+      const t = topic();
+      const consumers = await Promise.all(buses.map((bus) => collect(bus, { topic: t, group: group() })));
+      await Promise.all(buses.map((bus, n) => bus.publish(t, `k${n}`, { n })));
+      await waitFor(() => consumers.every((c) => c.seen.length === 4), 30_000, 'every message in every group');
+      for (const c of consumers) expect(c.seen.map((m) => m.value.n).sort()).toEqual([0, 1, 2, 3]);
+    });
+
     it('gives every consumer group the whole topic', async () => {
       const bus = await client();
       const t = topic();

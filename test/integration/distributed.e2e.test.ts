@@ -10,7 +10,7 @@ import { S3ObjectStore } from '../../shared/adapters/s3-object-store.adapter';
 import { hashPassword } from '../../shared/accounts';
 import type { TopicRole } from '../../shared/contracts/events';
 import { cameraJpeg } from '../helpers/fixtures';
-import { freePort, startService, type ServiceProcess } from '../helpers/processes';
+import { awaitStarted, freePort, startService, type ServiceProcess } from '../helpers/processes';
 import { distributedOverrides, stackEnv } from '../helpers/stack';
 import { assertEvent } from '../helpers/schemas';
 import { waitFor } from '../helpers/wait';
@@ -48,9 +48,9 @@ describe('the services as separate processes on Kafka, Elasticsearch and MinIO',
       startService('search', 'search', common),
     );
     try {
-      await waitFor(async () => (await fetch(`http://127.0.0.1:${httpPort}/healthz`)).ok, 120_000, 'search service');
       // Consumers join their groups before a service reports started; a fresh broker makes that slow.
-      await waitFor(() => services.every((s) => s.output().includes('image ingest started')), 120_000, 'every service started');
+      await awaitStarted(services, 100_000);
+      await waitFor(async () => (await fetch(`http://127.0.0.1:${httpPort}/healthz`)).ok, 10_000, 'search service');
     } catch (error) {
       for (const s of services) process.stderr.write(`--- ${s.name}\n${s.output().slice(-3000)}\n`);
       throw error;
