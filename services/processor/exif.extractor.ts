@@ -1,5 +1,7 @@
 import exifr from 'exifr';
 import type { GeoPoint, ImageProcessedEvent } from '../../shared/contracts/events';
+import { readHeifMetadataItems } from '../../shared/image/heif-items';
+import { sniffImageType } from '../../shared/image/image-type';
 
 /** What the metadata contributes to `images.processed`. */
 export type ExtractedMetadata = Pick<
@@ -74,11 +76,36 @@ function geoPoint(tags: Tags): GeoPoint | null {
   return { lat, lon, alt };
 }
 
+const JPEG_SEGMENT_MAX = 0xffff - 2;
+const XMP_SIGNATURE = Buffer.from('http://ns.adobe.com/xap/1.0/\0', 'latin1');
+
+function app1(payload: Buffer): Buffer {
+  const header = Buffer.from([0xff, 0xe1, 0, 0]);
+  header.writeUInt16BE(payload.length + 2, 2);
+  return Buffer.concat([header, payload]);
+}
+
+/**
+ * What exifr should read: the image itself, or for HEIF the container's Exif and XMP items wrapped
+ * as the APP1 segments of an empty JPEG, because exifr's HEIF reader misses items that libheif
+ * writers place through an iloc base offset and never reads XMP items.
+ */
+function metadataCarrier(image: Buffer): Buffer | Uint8Array {
+  if (sniffImageType(image.subarray(0, 16)) !== 'heic') return image;
+  const { exif, xmp } = readHeifMetadataItems(image);
+  // Exif too big for one segment (huge maker notes) is plain TIFF, which exifr reads on its own; its XMP is then not read.
+  if (exif && exif.length + 6 > JPEG_SEGMENT_MAX) return exif;
+  const segments: Buffer[] = [];
+  if (exif) segments.push(app1(Buffer.concat([Buffer.from('Exif\0\0', 'latin1'), exif])));
+  if (xmp && xmp.length + XMP_SIGNATURE.length <= JPEG_SEGMENT_MAX) segments.push(app1(Buffer.concat([XMP_SIGNATURE, xmp])));
+  return Buffer.concat([Buffer.from([0xff, 0xd8]), ...segments, Buffer.from([0xff, 0xd9])]);
+}
+
 /** Reads what analysts search by from EXIF, GPS, IPTC and XMP; absent tags become null, never guesses. */
 export async function extractMetadata(image: Buffer): Promise<ExtractedMetadata> {
   let tags: Tags;
   try {
-    tags = ((await exifr.parse(image, EXIFR_OPTIONS)) as Tags | undefined) ?? {};
+    tags = ((await exifr.parse(metadataCarrier(image), EXIFR_OPTIONS)) as Tags | undefined) ?? {};
   } catch {
     // Broken metadata must not sink a decodable image; the renderer decides whether it is corrupt.
     tags = {};

@@ -16,6 +16,7 @@ import { backfill } from '../../services/ingest/backfill';
 import { IngestService } from '../../services/ingest/ingest.service';
 import { Spool } from '../../services/ingest/spool';
 import { cameraJpeg, pixelBombPng, plainPng, truncate } from '../helpers/fixtures';
+import { heicFromJpeg } from '../helpers/heic';
 import { PASSWORD, startTestApp, type TestApp } from '../helpers/app';
 import { RawFtp } from '../helpers/raw-ftp';
 import { assertEvent } from '../helpers/schemas';
@@ -134,6 +135,22 @@ describe('the one-process pipeline, from FTP upload to search', () => {
     await run('curl', ['-sS', '--fail', '-T', file, `ftp://127.0.0.1:${t.app.ftpPort}/curl/DSCF0003.JPG`, '--ftp-create-dirs', '--user', `cam1:${PASSWORD}`]);
     const doc = await searchable(sha256(jpeg));
     expect(doc.sources[0].path).toBe('/curl/DSCF0003.JPG');
+  });
+
+  it('takes an iPhone HEIC (HEVC) to a searchable image with its camera, time, place and renditions', async () => {
+    const heic = await heicFromJpeg(await cameraJpeg({
+      width: 2016, height: 1512, make: 'Apple', model: 'iPhone 15 Pro', dateTimeOriginal: '2024:07:04 18:30:00', offsetTimeOriginal: '-04:00',
+      gps: { lat: 40.712776, lon: -74.005974 }, seed: 30,
+    }));
+    await upload('/iphone/IMG_4032.HEIC', heic);
+    const doc = await searchable(sha256(heic));
+    expect(doc.camera).toMatchObject({ make: 'Apple', model: 'iPhone 15 Pro' });
+    expect(doc.capturedAt).toBe('2024-07-04T18:30:00-04:00');
+    expect(Math.abs(doc.gps!.lat - 40.712776)).toBeLessThan(1e-5);
+    expect([doc.width, doc.height]).toEqual([2016, 1512]);
+    expect(doc.renditions.map((r) => [r.name, r.width, r.height])).toEqual([['thumb', 256, 256], ['preview', 1280, 960]]);
+    const original = await fetch(`${t.baseUrl}${doc.original.url}`);
+    expect(original.headers.get('content-type')).toBe('image/heic');
   });
 
   it('keeps the same bytes sent twice as one image with both sources', async () => {

@@ -1,5 +1,6 @@
 import { captureTime, extractMetadata } from '../../services/processor/exif.extractor';
 import { cameraJpeg, plainPng } from '../helpers/fixtures';
+import { heicFromJpeg } from '../helpers/heic';
 
 describe('EXIF, GPS and XMP extraction', () => {
   it("keeps the camera's wall-clock time and its offset, instead of reading it as UTC", () => {
@@ -23,6 +24,20 @@ describe('EXIF, GPS and XMP extraction', () => {
     expect(meta.gps!.alt).toBeCloseTo(-12.5, 2);
     expect(meta.keywords).toEqual(['opera', 'harbour']);
     expect(meta.caption).toBe('Sydney at night');
+  });
+
+  it('reads the Exif and XMP items of an HEVC HEIC, which exifr alone misses when libheif wrote the file', async () => {
+    const heic = await heicFromJpeg(await cameraJpeg({
+      width: 640, height: 480, make: 'Apple', model: 'iPhone 15 Pro', dateTimeOriginal: '2024:07:04 18:30:00', offsetTimeOriginal: '-04:00',
+      gps: { lat: 40.712776, lon: -74.005974, alt: 10 }, keywords: ['skyline'], caption: 'Evening over the river',
+    }));
+    const meta = await extractMetadata(heic);
+    expect(meta.capturedAt).toBe('2024-07-04T18:30:00-04:00');
+    expect(meta.camera).toEqual({ make: 'Apple', model: 'iPhone 15 Pro', serial: null });
+    expect(meta.gps!.lat).toBeCloseTo(40.712776, 6);
+    expect(meta.gps!.lon).toBeCloseTo(-74.005974, 6);
+    expect(meta.keywords).toEqual(['skyline']);
+    expect(meta.caption).toBe('Evening over the river');
   });
 
   it('gives nulls, not guesses, for an image without metadata', async () => {

@@ -3,6 +3,7 @@ import sharp from 'sharp';
 import type { RenditionConfig } from '../../shared/config/config.schema';
 import { renderImage } from '../../services/processor/image.renderer';
 import { cameraJpeg, pixelBombPng } from '../helpers/fixtures';
+import { heicFromJpeg } from '../helpers/heic';
 
 const renditions: RenditionConfig[] = [
   { name: 'thumb', width: 256, height: 256, fit: 'cover', position: 'attention', format: 'webp', quality: 80, metadata: 'strip' },
@@ -21,6 +22,17 @@ describe('rendering', () => {
     for (const output of result.outputs) {
       expect(await sharp(output.data).metadata()).toMatchObject({ format: output.format, width: output.width, height: output.height });
     }
+  });
+
+  it('decodes an HEVC-coded HEIC, as iPhones write, which the prebuilt sharp cannot', async () => {
+    const heic = await heicFromJpeg(await cameraJpeg({ width: 2016, height: 1512 }));
+    await expect(sharp(heic).raw().toBuffer()).rejects.toThrow();
+    const result = await renderImage({ input: heic, type: 'heic', renditions, limits });
+    expect([result.width, result.height]).toEqual([2016, 1512]);
+    expect(result.outputs.map((o) => [o.name, o.width, o.height])).toEqual([['thumb', 256, 256], ['preview', 1280, 960]]);
+    const preview = await sharp(result.outputs[1].data).stats();
+    // Real pixels came through, not a blank frame.
+    expect(Math.max(...preview.channels.map((c) => c.stdev))).toBeGreaterThan(10);
   });
 
   it('never enlarges a small image', async () => {
