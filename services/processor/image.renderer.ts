@@ -1,8 +1,8 @@
-import decodeHeic from 'heic-decode';
 import sharp, { type Sharp } from 'sharp';
 import type { CropConfig, RenditionConfig } from '../../shared/config/config.schema';
 import { IngestError } from '../../shared/errors';
 import type { ImageType } from '../../shared/image/image-type';
+import { decodeHeic } from './heic.decoder';
 
 export interface RenderLimits {
   maxPixels: number;
@@ -110,18 +110,10 @@ async function decodeSource(request: RenderRequest): Promise<{ image: Sharp; wid
     const brand = request.input.toString('latin1', 8, 12);
     // sharp's prebuilt libheif decodes AV1 (AVIF) but not HEVC; libheif in WASM does HEVC.
     if (!brand.startsWith('avi')) {
-      const images = await decodeHeic.all({ buffer: request.input });
-      try {
-        const primary = images[0];
-        if (!primary) throw new IngestError('CORRUPT_IMAGE', 'HEIC file holds no image');
-        checkPixels(primary.width, primary.height, request.limits);
-        const { width, height, data } = await primary.decode();
-        // libheif has already applied the container's rotation and mirroring.
-        const raw = { width, height, channels: 4 as const };
-        return { image: sharp(Buffer.from(data.buffer, data.byteOffset, data.byteLength), { raw, ...options }), width, height };
-      } finally {
-        images.dispose();
-      }
+      const decoded = await decodeHeic(request.input, (width, height) => checkPixels(width, height, request.limits));
+      if (!decoded) throw new IngestError('CORRUPT_IMAGE', 'HEIC file holds no image');
+      const { width, height, data } = decoded;
+      return { image: sharp(data, { raw: { width, height, channels: 4 }, ...options }), width, height };
     }
   }
   const image = sharp(request.input, options);

@@ -16,9 +16,15 @@ function provision(): Promise<string> {
     mkdirSync(path.dirname(target), { recursive: true });
     try {
       await promisify(execFile)('python3', ['-m', 'pip', 'install', '--quiet', '--disable-pip-version-check', '--target', staging, PILLOW_HEIF], { timeout: 300_000 });
-      if (!existsSync(target)) renameSync(staging, target);
     } catch (error) {
+      rmSync(staging, { recursive: true, force: true });
       throw new Error(`cannot install ${PILLOW_HEIF} from PyPI with python3 -m pip, which HEIC fixtures need: ${String(error)}`);
+    }
+    try {
+      renameSync(staging, target);
+    } catch (error) {
+      // Another worker's rename won; its copy is as good as ours.
+      if (!existsSync(target)) throw error;
     } finally {
       rmSync(staging, { recursive: true, force: true });
     }

@@ -24,15 +24,43 @@ describe('rendering', () => {
     }
   });
 
-  it('decodes an HEVC-coded HEIC, as iPhones write, which the prebuilt sharp cannot', async () => {
-    const heic = await heicFromJpeg(await cameraJpeg({ width: 2016, height: 1512 }));
-    await expect(sharp(heic).raw().toBuffer()).rejects.toThrow();
-    const result = await renderImage({ input: heic, type: 'heic', renditions, limits });
-    expect([result.width, result.height]).toEqual([2016, 1512]);
-    expect(result.outputs.map((o) => [o.name, o.width, o.height])).toEqual([['thumb', 256, 256], ['preview', 1280, 960]]);
-    const preview = await sharp(result.outputs[1].data).stats();
-    // Real pixels came through, not a blank frame.
-    expect(Math.max(...preview.channels.map((c) => c.stdev))).toBeGreaterThan(10);
+  describe('HEVC-coded HEIC, as iPhones write it, which the prebuilt sharp cannot decode', () => {
+    let heic: Buffer;
+    beforeAll(async () => {
+      heic = await heicFromJpeg(await cameraJpeg({ width: 2016, height: 1512 }));
+    });
+
+    it('decodes it into every rendition', async () => {
+      await expect(sharp(heic).raw().toBuffer()).rejects.toThrow();
+      const result = await renderImage({ input: heic, type: 'heic', renditions, limits });
+      expect([result.width, result.height]).toEqual([2016, 1512]);
+      expect(result.outputs.map((o) => [o.name, o.width, o.height])).toEqual([['thumb', 256, 256], ['preview', 1280, 960]]);
+      const preview = await sharp(result.outputs[1].data).stats();
+      // Real pixels came through, not a blank frame.
+      expect(Math.max(...preview.channels.map((c) => c.stdev))).toBeGreaterThan(10);
+    });
+
+    it('keeps the event loop turning while it decodes', async () => {
+      let last = performance.now();
+      let longestStall = 0;
+      const ticker = setInterval(() => {
+        const now = performance.now();
+        longestStall = Math.max(longestStall, now - last);
+        last = now;
+      }, 5);
+      const started = performance.now();
+      await renderImage({ input: heic, type: 'heic', renditions, limits });
+      const took = performance.now() - started;
+      clearInterval(ticker);
+      // On the main thread the loop stalls for the whole WASM decode, most of `took`.
+      expect(longestStall).toBeLessThan(took / 2);
+    });
+
+    it('refuses one over the pixel limit, and a damaged one, with their codes', async () => {
+      await expect(renderImage({ input: heic, type: 'heic', renditions, limits: { ...limits, maxPixels: 2_000_000 } })).rejects.toMatchObject({ code: 'PIXEL_LIMIT' });
+      const damaged = Buffer.concat([heic.subarray(0, 600), Buffer.alloc(4000, 0x42)]);
+      await expect(renderImage({ input: damaged, type: 'heic', renditions, limits })).rejects.toMatchObject({ code: 'CORRUPT_IMAGE' });
+    });
   });
 
   it('never enlarges a small image', async () => {
