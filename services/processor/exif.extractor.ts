@@ -1,7 +1,7 @@
 import exifr from 'exifr';
 import type { GeoPoint, ImageProcessedEvent } from '../../shared/contracts/events';
 import { readHeifMetadataItems } from '../../shared/image/heif-items';
-import { sniffImageType } from '../../shared/image/image-type';
+import type { ImageType } from '../../shared/image/image-type';
 
 /** What the metadata contributes to `images.processed`. */
 export type ExtractedMetadata = Pick<
@@ -90,8 +90,8 @@ function app1(payload: Buffer): Buffer {
  * as the APP1 segments of an empty JPEG, because exifr's HEIF reader misses items that libheif
  * writers place through an iloc base offset and never reads XMP items.
  */
-function metadataCarrier(image: Buffer): Buffer | Uint8Array {
-  if (sniffImageType(image.subarray(0, 16)) !== 'heic') return image;
+function metadataCarrier(image: Buffer, type: ImageType): Buffer | Uint8Array {
+  if (type !== 'heic') return image;
   const { exif, xmp } = readHeifMetadataItems(image);
   // Exif too big for one segment (huge maker notes) is plain TIFF, which exifr reads on its own; its XMP is then not read.
   if (exif && exif.length + 6 > JPEG_SEGMENT_MAX) return exif;
@@ -102,10 +102,10 @@ function metadataCarrier(image: Buffer): Buffer | Uint8Array {
 }
 
 /** Reads what analysts search by from EXIF, GPS, IPTC and XMP; absent tags become null, never guesses. */
-export async function extractMetadata(image: Buffer): Promise<ExtractedMetadata> {
+export async function extractMetadata(image: Buffer, type: ImageType): Promise<ExtractedMetadata> {
   let tags: Tags;
   try {
-    tags = ((await exifr.parse(metadataCarrier(image), EXIFR_OPTIONS)) as Tags | undefined) ?? {};
+    tags = ((await exifr.parse(metadataCarrier(image, type), EXIFR_OPTIONS)) as Tags | undefined) ?? {};
   } catch {
     // Broken metadata must not sink a decodable image; the renderer decides whether it is corrupt.
     tags = {};

@@ -105,10 +105,11 @@ export class ProcessorService {
     const profile = account?.renditionProfile ?? 'default';
     const renditions = config.renditionProfiles[profile] ?? config.renditionProfiles.default;
     const input = await store.getBuffer(event.original.key);
-    const metadata = await extractMetadata(input);
+    const type = imageType(event.original.contentType);
+    const metadata = await extractMetadata(input, type);
     const rendered = await renderImage({
       input,
-      type: imageType(event.original.contentType),
+      type,
       crop: account?.crop,
       renditions,
       limits: config.limits,

@@ -16,7 +16,7 @@ describe('EXIF, GPS and XMP extraction', () => {
       make: 'Canon', model: 'EOS R5', serial: '0123', dateTimeOriginal: '2023:12:31 23:59:58',
       gps: { lat: -33.856784, lon: 151.215297, alt: -12.5 }, keywords: ['opera', 'harbour'], caption: 'Sydney at night',
     });
-    const meta = await extractMetadata(jpeg);
+    const meta = await extractMetadata(jpeg, 'jpeg');
     expect(meta.capturedAt).toBe('2023-12-31T23:59:58');
     expect(meta.camera).toEqual({ make: 'Canon', model: 'EOS R5', serial: '0123' });
     expect(meta.gps!.lat).toBeCloseTo(-33.856784, 6);
@@ -31,7 +31,7 @@ describe('EXIF, GPS and XMP extraction', () => {
       width: 640, height: 480, make: 'Apple', model: 'iPhone 15 Pro', dateTimeOriginal: '2024:07:04 18:30:00', offsetTimeOriginal: '-04:00',
       gps: { lat: 40.712776, lon: -74.005974, alt: 10 }, keywords: ['skyline'], caption: 'Evening over the river',
     }));
-    const meta = await extractMetadata(heic);
+    const meta = await extractMetadata(heic, 'heic');
     expect(meta.capturedAt).toBe('2024-07-04T18:30:00-04:00');
     expect(meta.camera).toEqual({ make: 'Apple', model: 'iPhone 15 Pro', serial: null });
     expect(meta.gps!.lat).toBeCloseTo(40.712776, 6);
@@ -41,7 +41,7 @@ describe('EXIF, GPS and XMP extraction', () => {
   });
 
   it('gives nulls, not guesses, for an image without metadata', async () => {
-    const meta = await extractMetadata(await plainPng());
+    const meta = await extractMetadata(await plainPng(), 'png');
     expect(meta).toMatchObject({ capturedAt: null, camera: { make: null, model: null, serial: null }, gps: null, keywords: [], caption: null });
   });
 });
