@@ -1,4 +1,4 @@
-import { CompressionTypes, Kafka, logLevel, type Admin, type Producer } from 'kafkajs';
+import { CompressionTypes, Kafka, logLevel, type Admin, type Consumer, type Producer } from 'kafkajs';
 import { IngestError, errorMessage } from '../errors';
 import type { Logger } from '../logging';
 import type { BusMessage, EventBus, SubscribeOptions, Subscription } from '../ports/event-bus.port';
@@ -75,43 +75,10 @@ export class KafkaEventBus implements EventBus {
 
   async subscribe<T>(options: SubscribeOptions<T>): Promise<Subscription> {
     const stopping = new AbortController();
-    const consumer = await withRetry(
-      async () => {
-        await this.connect();
-        await this.ensureTopics(options.topics);
-        const candidate = this.kafka.consumer({
-          groupId: options.group,
-          sessionTimeout: this.options.sessionTimeoutMs,
-          heartbeatInterval: this.options.heartbeatIntervalMs,
-          allowAutoTopicCreation: false,
-        });
-        try {
-          await candidate.connect();
-          await candidate.subscribe({ topics: options.topics, fromBeginning: options.fromBeginning ?? true });
-          await candidate.run({
-            autoCommit: false,
-            partitionsConsumedConcurrently: options.concurrency ?? 1,
-            eachMessage: async ({ topic, partition, message }) => {
-              const delivered: BusMessage<T> = {
-                topic,
-                partition,
-                offset: message.offset,
-                key: message.key?.toString() ?? '',
-                value: JSON.parse(message.value?.toString() ?? 'null') as T,
-              };
-              // Throwing (not returning) stops kafkajs from handing over the rest of the batch.
-              if (!(await handleUntilDone(delivered, options, stopping.signal, this.logger))) throw new Error('consumer stopping');
-              await candidate.commitOffsets([{ topic, partition, offset: (BigInt(message.offset) + 1n).toString() }]);
-            },
-          });
-          return candidate;
-        } catch (error) {
-          await candidate.disconnect().catch(() => undefined);
-          throw error;
-        }
-      },
-      { ...STARTUP_RETRY, onRetry: (error, attempt, delayMs) => this.logger.warn({ group: options.group, topics: options.topics, attempt, delayMs, err: errorMessage(error) }, 'subscribe failed, retrying') },
-    );
+    const consumer = await withRetry(() => this.startConsumer(options, stopping.signal), {
+      ...STARTUP_RETRY,
+      onRetry: (error, attempt, delayMs) => this.logger.warn({ group: options.group, topics: options.topics, attempt, delayMs, err: errorMessage(error) }, 'subscribe failed, retrying'),
+    });
     const subscription: Subscription = {
       stop: async () => {
         stopping.abort();
@@ -122,6 +89,42 @@ export class KafkaEventBus implements EventBus {
     };
     this.subscriptions.add(subscription);
     return subscription;
+  }
+
+  /** One attempt to join the group and start consuming; a consumer that failed half-way is disconnected. */
+  private async startConsumer<T>(options: SubscribeOptions<T>, stopping: AbortSignal): Promise<Consumer> {
+    await this.connect();
+    await this.ensureTopics(options.topics);
+    const consumer = this.kafka.consumer({
+      groupId: options.group,
+      sessionTimeout: this.options.sessionTimeoutMs,
+      heartbeatInterval: this.options.heartbeatIntervalMs,
+      allowAutoTopicCreation: false,
+    });
+    try {
+      await consumer.connect();
+      await consumer.subscribe({ topics: options.topics, fromBeginning: options.fromBeginning ?? true });
+      await consumer.run({
+        autoCommit: false,
+        partitionsConsumedConcurrently: options.concurrency ?? 1,
+        eachMessage: async ({ topic, partition, message }) => {
+          const delivered: BusMessage<T> = {
+            topic,
+            partition,
+            offset: message.offset,
+            key: message.key?.toString() ?? '',
+            value: JSON.parse(message.value?.toString() ?? 'null') as T,
+          };
+          // Throwing (not returning) stops kafkajs from handing over the rest of the batch.
+          if (!(await handleUntilDone(delivered, options, stopping, this.logger))) throw new Error('consumer stopping');
+          await consumer.commitOffsets([{ topic, partition, offset: (BigInt(message.offset) + 1n).toString() }]);
+        },
+      });
+      return consumer;
+    } catch (error) {
+      await consumer.disconnect().catch(() => undefined);
+      throw error;
+    }
   }
 
   async close(): Promise<void> {
