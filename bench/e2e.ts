@@ -4,7 +4,7 @@ import path from 'node:path';
 import { Readable } from 'node:stream';
 import { Client } from 'basic-ftp';
 import { stringify } from 'yaml';
-import { freePort, startService, type ServiceProcess } from '../test/helpers/processes';
+import { firstExited, freePort, startService, type ServiceProcess } from '../test/helpers/processes';
 import { unique } from './inputs';
 
 export interface Deployment {
@@ -39,7 +39,7 @@ export async function deploy(options: DeployOptions): Promise<Deployment> {
   for (;;) {
     const ftpUp = await fetch(`http://127.0.0.1:${httpPort}/healthz`).then((r) => r.ok, () => false);
     if (ftpUp || !services.includes('search')) break;
-    const exited = processes.find((p) => p.child.exitCode !== null);
+    const exited = firstExited(processes);
     if (exited) throw new Error(`${exited.name} exited before it started:\n${exited.output()}`);
     if (Date.now() > deadline) throw new Error(`deployment did not start:\n${processes.map((p) => p.output()).join('\n')}`);
     await new Promise((r) => setTimeout(r, 200));

@@ -43,6 +43,11 @@ export function startService(name: string, service: string | null, env: NodeJS.P
   };
 }
 
+/** The first process that has already exited, if any. */
+export function firstExited(processes: readonly ServiceProcess[]): ServiceProcess | undefined {
+  return processes.find((p) => p.child.exitCode !== null || p.child.signalCode !== null);
+}
+
 /**
  * Waits until every process has logged that it started. A process that exits first fails the wait
  * at once with its output, instead of leaving the caller to time out.
@@ -50,7 +55,7 @@ export function startService(name: string, service: string | null, env: NodeJS.P
 export async function awaitStarted(processes: readonly ServiceProcess[], timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const exited = processes.find((p) => p.child.exitCode !== null || p.child.signalCode !== null);
+    const exited = firstExited(processes);
     if (exited) throw new Error(`${exited.name} exited (${exited.child.exitCode ?? exited.child.signalCode}) before it started:\n${exited.output().slice(-3000)}`);
     if (processes.every((p) => p.output().includes('image ingest started'))) return;
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${processes.filter((p) => !p.output().includes('image ingest started')).map((p) => p.name).join(', ')} to start`);
