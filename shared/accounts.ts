@@ -1,11 +1,12 @@
 import { randomBytes, scrypt as scryptCallback, timingSafeEqual } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import { mkdir, rename, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { BlockList, isIPv4, isIPv6 } from 'node:net';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { accountSchema, type AccountConfig, type Config } from './config/config.schema';
-import { IngestError } from './errors';
+import { IngestError, errorMessage } from './errors';
+import type { Logger } from './logging';
+import type { ObjectStore } from './ports/object-store.port';
 
 const scrypt = promisify(scryptCallback) as (password: string, salt: Buffer, keylen: number, options: object) => Promise<Buffer>;
 
@@ -31,54 +32,167 @@ export interface Account extends AccountConfig {
   home: string;
 }
 
+/** Where CLI-managed accounts live: one JSON array in the object store that every node reads. */
+export const ACCOUNTS_KEY = 'system/accounts.json';
+
+export interface AccountDirectoryOptions {
+  /** How often the stored accounts are read again; an account added on another node is seen within this. Default 2000. */
+  refreshMs?: number;
+  /** Where a failed background refresh is reported. */
+  logger?: Logger;
+}
+
+interface Loaded {
+  accounts: AccountConfig[];
+  /** Read from the legacy <dataDir>/accounts.json because the store has no accounts object yet. */
+  legacy: boolean;
+}
+
 /**
- * Accounts from the config file plus those added with `cli accounts add` (kept in
- * <dataDir>/accounts.json). Read on every lookup so an added account can log in without a restart.
+ * Accounts from the config file plus those added with `cli accounts add`, which live in ONE object
+ * (`system/accounts.json`) of the configured object store, so every node of a distributed deployment
+ * shares them. Lookups are synchronous and answer from memory; `start()` loads the object and re-reads it
+ * every `refreshMs`, so an account added on one node can log in on all of them within seconds.
+ * Until `start()` or `refresh()` has resolved only the config file's accounts are known.
  */
 export class AccountDirectory {
-  readonly file: string;
+  private readonly refreshMs: number;
+  private readonly logger: Logger | undefined;
+  private readonly legacyFile: string;
+  private byName = new Map<string, Account>();
+  private timer: NodeJS.Timeout | null = null;
+  private inFlight: Promise<void> | null = null;
+  private failing = false;
+  /** Orders cache updates: a refresh that read before a save wrote must not undo that save. */
+  private reads = 0;
+  private applied = 0;
 
-  constructor(private readonly config: Readonly<Config>) {
-    this.file = path.join(config.dataDir, 'accounts.json');
+  constructor(
+    private readonly config: Readonly<Config>,
+    private readonly store: ObjectStore,
+    options: AccountDirectoryOptions = {},
+  ) {
+    this.refreshMs = options.refreshMs ?? 2000;
+    this.logger = options.logger?.child({ component: 'accounts' });
+    this.legacyFile = path.join(config.dataDir, 'accounts.json');
+    this.apply([], 0);
   }
 
   list(): Account[] {
-    const byName = new Map<string, AccountConfig>();
-    for (const account of this.readStored()) byName.set(account.name, account);
-    // The config file wins: operators pin accounts there.
-    for (const account of this.config.accounts) byName.set(account.name, account);
-    return [...byName.values()].map((a) => ({ ...a, home: path.resolve(a.home ?? path.join(this.config.dataDir, 'ftp', a.name)) }));
+    return [...this.byName.values()];
   }
 
   find(name: string): Account | null {
-    return this.list().find((a) => a.name === name) ?? null;
+    return this.byName.get(name) ?? null;
   }
 
-  /** Adds or replaces a stored account; the write is atomic so a concurrent login reads old or new. */
+  /** Loads the stored accounts (a bad object fails here, loudly) and keeps re-reading them in the background. */
+  async start(): Promise<void> {
+    const ticket = ++this.reads;
+    const { accounts, legacy } = await this.load();
+    if (legacy) {
+      // Accounts added before they moved to the store would otherwise be seen by this node only; the
+      // legacy file is left in place but not read again once the object exists.
+      await this.write(accounts);
+      this.logger?.info({ accounts: accounts.length, from: this.legacyFile, key: ACCOUNTS_KEY }, 'accounts copied to the object store');
+    }
+    this.apply(accounts, ticket);
+    this.timer ??= this.schedule();
+  }
+
+  async stop(): Promise<void> {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    await this.inFlight;
+  }
+
+  /** Reads the stored accounts now; throws (keeping the current list) when they cannot be read. */
+  async refresh(): Promise<void> {
+    const ticket = ++this.reads;
+    this.apply((await this.load()).accounts, ticket);
+  }
+
+  /** Adds or replaces a stored account. Two saves racing on different nodes can lose one: the store has no compare-and-swap. */
   async save(account: AccountConfig): Promise<void> {
     const parsed = accountSchema.parse(account);
     if (!this.config.renditionProfiles[parsed.renditionProfile]) {
       throw new IngestError('INVALID_CONFIG', `no rendition profile "${parsed.renditionProfile}"`);
     }
-    const accounts = this.readStored().filter((a) => a.name !== parsed.name);
+    const accounts = (await this.load()).accounts.filter((a) => a.name !== parsed.name);
     accounts.push(parsed);
-    await mkdir(path.dirname(this.file), { recursive: true });
-    const tmp = `${this.file}.${process.pid}.tmp`;
-    await writeFile(tmp, JSON.stringify(accounts, null, 2), { mode: 0o600 });
-    await rename(tmp, this.file);
+    await this.write(accounts);
+    this.apply(accounts, ++this.reads);
   }
 
-  private readStored(): AccountConfig[] {
-    let text: string;
-    try {
-      text = readFileSync(this.file, 'utf8');
-    } catch {
-      return [];
-    }
-    const parsed = accountSchema.array().safeParse(JSON.parse(text));
-    if (!parsed.success) throw new IngestError('INVALID_CONFIG', `${this.file}: ${parsed.error.issues[0]?.message}`);
-    return parsed.data;
+  private schedule(): NodeJS.Timeout {
+    const timer = setTimeout(() => {
+      this.inFlight = this.refresh().then(
+        () => {
+          if (this.failing) this.logger?.info('accounts readable again');
+          this.failing = false;
+        },
+        (error: unknown) => {
+          // One line per outage, not one per tick; logins go on with the last good list.
+          if (!this.failing) this.logger?.warn({ err: errorMessage(error), key: ACCOUNTS_KEY }, 'cannot refresh accounts; keeping the last good list');
+          this.failing = true;
+        },
+      );
+      void this.inFlight.finally(() => {
+        this.inFlight = null;
+        if (this.timer === timer) this.timer = this.schedule();
+      });
+    }, this.refreshMs);
+    // Refreshing must never keep a process alive that has nothing else to do.
+    timer.unref();
+    return timer;
   }
+
+  private async load(): Promise<Loaded> {
+    let bytes: Buffer;
+    try {
+      bytes = await this.store.getBuffer(ACCOUNTS_KEY);
+    } catch (error) {
+      if (!(error instanceof IngestError && error.code === 'OBJECT_NOT_FOUND')) throw error;
+      const legacy = await readFile(this.legacyFile).catch((readError: NodeJS.ErrnoException) => {
+        if (readError.code === 'ENOENT') return null;
+        throw new IngestError('INVALID_CONFIG', `cannot read ${this.legacyFile}: ${readError.message}`, { cause: readError });
+      });
+      return legacy ? { accounts: parseAccounts(legacy, this.legacyFile), legacy: true } : { accounts: [], legacy: false };
+    }
+    return { accounts: parseAccounts(bytes, `object ${ACCOUNTS_KEY}`), legacy: false };
+  }
+
+  private async write(accounts: AccountConfig[]): Promise<void> {
+    await this.store.put(ACCOUNTS_KEY, Buffer.from(JSON.stringify(accounts, null, 2)), 'application/json');
+  }
+
+  /** Replaces the cache unless a newer read or write has already been applied. */
+  private apply(stored: AccountConfig[], ticket: number): void {
+    if (ticket < this.applied) return;
+    this.applied = ticket;
+    const byName = new Map<string, AccountConfig>();
+    for (const account of stored) byName.set(account.name, account);
+    // The config file wins: operators pin accounts there.
+    for (const account of this.config.accounts) byName.set(account.name, account);
+    this.byName = new Map(
+      [...byName.values()].map((a) => [a.name, { ...a, home: path.resolve(a.home ?? path.join(this.config.dataDir, 'ftp', a.name)) }]),
+    );
+  }
+}
+
+function parseAccounts(bytes: Buffer, source: string): AccountConfig[] {
+  let json: unknown;
+  try {
+    json = JSON.parse(bytes.toString('utf8'));
+  } catch (error) {
+    throw new IngestError('INVALID_CONFIG', `accounts in ${source} are not valid JSON: ${errorMessage(error)}`, { cause: error });
+  }
+  const parsed = accountSchema.array().safeParse(json);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw new IngestError('INVALID_CONFIG', `accounts in ${source}: ${issue.path.join('.') || '(root)'}: ${issue.message}`);
+  }
+  return parsed.data;
 }
 
 /** Whether an address may log in to the account; IPv4-mapped IPv6 addresses count as IPv4. */

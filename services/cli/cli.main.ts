@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
-import { AccountDirectory, hashPassword } from '../../shared/accounts';
+import { ACCOUNTS_KEY, AccountDirectory, hashPassword } from '../../shared/accounts';
 import { createAdapters } from '../../shared/adapters/adapters.factory';
 import { loadConfig } from '../../shared/config/config.loader';
 import type { Config } from '../../shared/config/config.schema';
@@ -46,39 +46,47 @@ async function readPassword(prompt: string): Promise<string> {
 }
 
 async function accounts(config: Readonly<Config>, args: string[]): Promise<void> {
-  const directory = new AccountDirectory(config);
   const [command, name] = args;
-  if (command === 'list') {
-    for (const a of directory.list()) console.log(`${a.name}\thome=${a.home}${a.dropFolder ? `\tdrop=${a.dropFolder}` : ''}\tprofile=${a.renditionProfile}`);
-    return;
-  }
   if (command === 'hash') {
+    // Only prints a hash for the config file: no store to open.
     console.log(await hashPassword(await readPassword('password: ')));
     return;
   }
-  if (command !== 'add' || !name) throw new Error(USAGE);
-  const { values } = parseArgs({
-    args: args.slice(2),
-    options: {
-      home: { type: 'string' },
-      'drop-folder': { type: 'string' },
-      profile: { type: 'string', default: 'default' },
-      'max-file-bytes': { type: 'string' },
-      allow: { type: 'string', multiple: true, default: [] },
-    },
-  });
-  const password = await readPassword(`password for ${name}: `);
-  if (password.length < 8) throw new Error('password must have at least 8 characters');
-  await directory.save({
-    name,
-    passwordHash: await hashPassword(password),
-    home: values.home && path.resolve(values.home),
-    dropFolder: values['drop-folder'] && path.resolve(values['drop-folder']),
-    renditionProfile: values.profile!,
-    maxFileBytes: values['max-file-bytes'] ? Number(values['max-file-bytes']) : undefined,
-    allowedNetworks: values.allow!,
-  });
-  console.log(`account ${name} saved in ${directory.file}`);
+  if (command !== 'list' && (command !== 'add' || !name)) throw new Error(USAGE);
+  // The store the services use, so an account added on any node is the one every node reads.
+  const adapters = createAdapters(config, createLogger(process.env.LOG_LEVEL ?? 'warn'));
+  try {
+    const directory = new AccountDirectory(config, adapters.store);
+    if (command === 'list') {
+      await directory.refresh();
+      for (const a of directory.list()) console.log(`${a.name}\thome=${a.home}${a.dropFolder ? `\tdrop=${a.dropFolder}` : ''}\tprofile=${a.renditionProfile}`);
+      return;
+    }
+    const { values } = parseArgs({
+      args: args.slice(2),
+      options: {
+        home: { type: 'string' },
+        'drop-folder': { type: 'string' },
+        profile: { type: 'string', default: 'default' },
+        'max-file-bytes': { type: 'string' },
+        allow: { type: 'string', multiple: true, default: [] },
+      },
+    });
+    const password = await readPassword(`password for ${name}: `);
+    if (password.length < 8) throw new Error('password must have at least 8 characters');
+    await directory.save({
+      name,
+      passwordHash: await hashPassword(password),
+      home: values.home && path.resolve(values.home),
+      dropFolder: values['drop-folder'] && path.resolve(values['drop-folder']),
+      renditionProfile: values.profile!,
+      maxFileBytes: values['max-file-bytes'] ? Number(values['max-file-bytes']) : undefined,
+      allowedNetworks: values.allow!,
+    });
+    console.log(`account ${name} saved in ${adapters.store.locate(ACCOUNTS_KEY).url}`);
+  } finally {
+    await adapters.close();
+  }
 }
 
 function progress(done: number, total: number, rejected: number, started: number): void {
@@ -97,14 +105,16 @@ async function ingest(config: Readonly<Config>, args: string[]): Promise<number>
   });
   const [dir] = positionals;
   if (!dir || !values.account) throw new Error(USAGE);
-  const account = new AccountDirectory(config).find(values.account);
-  if (!account) throw new Error(`no account "${values.account}"`);
   const logger = createLogger(process.env.LOG_LEVEL ?? 'warn');
   const adapters = createAdapters(config, logger);
-  const service = new IngestService({ config, logger, ...adapters, spool: new Spool(path.join(config.dataDir, 'spool')) });
   const started = Date.now();
   let report: BackfillReport;
   try {
+    const directory = new AccountDirectory(config, adapters.store);
+    await directory.refresh();
+    const account = directory.find(values.account);
+    if (!account) throw new Error(`no account "${values.account}"`);
+    const service = new IngestService({ config, logger, ...adapters, spool: new Spool(path.join(config.dataDir, 'spool')) });
     report = await backfill({
       ingest: service,
       account,
