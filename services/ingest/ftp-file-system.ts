@@ -8,8 +8,11 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { FileSystem, type FtpConnection } from 'ftp-srv';
 import type { Account } from '../../shared/accounts';
 import type { ImageSource, SourceProtocol } from '../../shared/contracts/events';
-import type { ErrorCode } from '../../shared/errors';
-import type { IngestOutcome, IngestService } from './ingest.service';
+import { IngestError, errorMessage } from '../../shared/errors';
+import type { Logger } from '../../shared/logging';
+import { ftpReply, ftpReplyForError } from './ftp-replies';
+import { replyError, resolvePath } from './ftp-srv.internals';
+import type { IngestService } from './ingest.service';
 
 export interface FtpFileSystemOptions {
   account: Account;
@@ -21,24 +24,11 @@ export interface FtpFileSystemOptions {
   idleTimeoutMs: number;
   remoteAddress: string | null;
   maxFileBytes: number;
-}
-
-/** ftp-srv's own path resolution (chroot to the account's home); not in its type declarations. */
-interface FtpSrvInternals {
-  _resolvePath(fileName: string): { clientPath: string; fsPath: string };
+  logger: Logger;
 }
 
 /** Where an upload counts as ended but the sender may have vanished: let the control socket's close land first. */
 const DISCONNECT_GRACE_MS = 25;
-
-/** ftp-srv replies 550 with the error's message: "CODE: reason" gives the sender both. */
-function replyError(code: ErrorCode, reason: string): Error {
-  return new Error(`${code}: ${reason}`);
-}
-
-function outcomeError(outcome: IngestOutcome): Error | null {
-  return outcome.status === 'rejected' ? replyError(outcome.code, outcome.reason) : null;
-}
 
 /**
  * An account's FTP view: a real folder (so resumed uploads and RNFR/RNTO work as cameras expect)
@@ -68,7 +58,11 @@ export class IngestFileSystem extends FileSystem {
 
   override write(fileName: string, { append = false, start }: { append?: boolean; start?: number } = {}) {
     const { clientPath, fsPath } = this.resolveSafe(fileName);
-    mkdirSync(path.dirname(fsPath), { recursive: true });
+    try {
+      mkdirSync(path.dirname(fsPath), { recursive: true });
+    } catch (error) {
+      throw this.failure(error, clientPath);
+    }
     const temp = this.options.isTempName(path.posix.basename(clientPath));
     // A plain Writable: ftp-srv emits 'close' instead of end() on streams with close listeners,
     // which skips final(); and final() is where the upload becomes durable before the 226.
@@ -77,13 +71,15 @@ export class IngestFileSystem extends FileSystem {
       // The control connection is silent while data flows; its idle timeout must not cut a long upload.
       onData: () => this.options.controlSocket.setTimeout(this.options.idleTimeoutMs),
       onDone: () => this.uploads.delete(stream),
+      fail: (error: unknown) => this.failure(error, clientPath),
     };
     const stream = new UploadStream(fsPath, upload, hooks, async (sha256) => {
       if (temp) return null;
       await sleep(DISCONNECT_GRACE_MS);
       // ftp-srv reports the STOR as complete when the data socket closes, even if the client died mid-transfer.
+      // Nobody hears the reply on a dead connection; the error only keeps ftp-srv from sending 226.
       if (!this.isConnected()) return new Error('client disconnected before the upload completed');
-      return outcomeError(await this.options.ingest.accept(fsPath, this.source(clientPath), { maxFileBytes: this.options.maxFileBytes, sha256 }));
+      return this.accept(fsPath, clientPath, sha256);
     });
     this.uploads.add(stream);
     return { stream, clientPath };
@@ -92,15 +88,39 @@ export class IngestFileSystem extends FileSystem {
   override async rename(from: string, to: string): Promise<void> {
     const source = this.resolveSafe(from);
     const target = this.resolveSafe(to);
-    await super.rename(source.clientPath, target.clientPath);
+    try {
+      await super.rename(source.clientPath, target.clientPath);
+    } catch (error) {
+      throw this.failure(error, target.clientPath);
+    }
     if (this.options.isTempName(path.posix.basename(target.clientPath))) return;
-    const error = outcomeError(await this.options.ingest.accept(target.fsPath, this.source(target.clientPath), { maxFileBytes: this.options.maxFileBytes }));
+    const error = await this.accept(target.fsPath, target.clientPath);
     if (error) throw error;
   }
 
   override get(fileName: string): Promise<Stats & { name: string }> {
     this.resolveSafe(fileName);
     return super.get(fileName);
+  }
+
+  /** Hands a complete upload to ingest; null when taken, else the error that carries the reply. */
+  private async accept(fsPath: string, clientPath: string, sha256?: string): Promise<Error | null> {
+    try {
+      const outcome = await this.options.ingest.accept(fsPath, this.source(clientPath), { maxFileBytes: this.options.maxFileBytes, sha256 });
+      // Ingest logged the rejection and writes its reason for the sender.
+      return outcome.status === 'rejected' ? replyError(ftpReply(outcome.code, outcome.reason)) : null;
+    } catch (error) {
+      return this.failure(error, clientPath);
+    }
+  }
+
+  /** The sender hears the code and a public text (ftp-replies.ts); the log gets the real error. */
+  private failure(error: unknown, clientPath: string): Error {
+    const reply = ftpReplyForError(error);
+    const context = { account: this.options.account.name, path: clientPath, reply: reply.code, err: errorMessage(error) };
+    if (error instanceof IngestError) this.options.logger.warn({ ...context, code: error.code }, 'upload not taken');
+    else this.options.logger.error(context, 'upload not taken');
+    return replyError(reply);
   }
 
   private source(clientPath: string): ImageSource {
@@ -116,9 +136,9 @@ export class IngestFileSystem extends FileSystem {
   /** ftp-srv clamps "../" at the root; a name that tries it is refused outright rather than quietly moved. */
   private resolveSafe(fileName: string): { clientPath: string; fsPath: string } {
     if (fileName.split(/[\\/]/).includes('..') || fileName.includes('\0')) {
-      throw replyError('NAME_NOT_ALLOWED', `file name not allowed: ${fileName}`);
+      throw replyError(ftpReply('NAME_NOT_ALLOWED', '".." and NUL are not allowed in file names'));
     }
-    return (this as unknown as FtpSrvInternals)._resolvePath(fileName);
+    return resolvePath(this, fileName);
   }
 }
 
@@ -131,6 +151,8 @@ interface UploadOptions {
 interface UploadHooks {
   onData: () => void;
   onDone: () => void;
+  /** Turns an error of receiving the upload into the error that carries its FTP reply. */
+  fail: (error: unknown) => Error;
 }
 
 /** Re-arming a socket timeout costs a timer update; once a second is plenty. */
@@ -164,7 +186,7 @@ class UploadStream extends Writable {
         this.file = file;
         callback();
       },
-      (error: Error) => callback(error),
+      (error: unknown) => callback(this.hooks.fail(error)),
     );
   }
 
@@ -184,7 +206,7 @@ class UploadStream extends Writable {
     }
     if ((this.upload.start ?? 0) + this.written > this.upload.maxBytes) {
       this.oversized = true;
-      callback(replyError('FILE_TOO_LARGE', `upload exceeds ${this.upload.maxBytes} bytes`));
+      callback(this.hooks.fail(new IngestError('FILE_TOO_LARGE', `upload exceeds ${this.upload.maxBytes} bytes`)));
       return;
     }
     if (this.hash) for (const buffer of buffers) this.hash.update(buffer);
@@ -193,7 +215,7 @@ class UploadStream extends Writable {
         if (this.position !== null) this.position += length;
         callback();
       },
-      (error: Error) => callback(error),
+      (error: unknown) => callback(this.hooks.fail(error)),
     );
   }
 
@@ -204,11 +226,11 @@ class UploadStream extends Writable {
     file
       .sync()
       .then(() => file.close())
-      .then(() => this.complete(this.hash?.digest('hex')))
       .then(
-        (error) => callback(error),
-        (error: Error) => callback(error),
-      );
+        () => this.complete(this.hash?.digest('hex')),
+        (error: unknown) => this.hooks.fail(error),
+      )
+      .then(callback, (error: unknown) => callback(this.hooks.fail(error)));
   }
 
   override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
