@@ -13,6 +13,7 @@ import { SCHEMAS, type ImageIngestedEvent } from '../shared/contracts/events';
 import { IMAGE_TYPE_INFO, sniffImageType } from '../shared/image/image-type';
 import { originalKey } from '../shared/image/object-keys';
 import type { EventBus } from '../shared/ports/event-bus.port';
+import { ConsumerRunner } from '../shared/consumer/consumer.runner';
 import { ProcessorService } from '../services/processor/processor.service';
 import type { InputSet } from './inputs';
 
@@ -62,8 +63,16 @@ const nullBus: EventBus = {
 export async function measureProcessing(config: Readonly<Config>, sets: InputSet[], imagesPerRun: number, concurrencies: number[], magick: string | null): Promise<ProcessingResult[]> {
   const results: ProcessingResult[] = [];
   const dir = mkdtempSync(path.join(tmpdir(), 'bench-processing-'));
-  const store = new LocalObjectStore(path.join(dir, 'store'));
-  const processor = new ProcessorService({ config, accounts: new AccountDirectory(config), store, bus: nullBus, logger: pino({ level: 'silent' }) });
+  // Every run must decode: hide the processor's manifests, which would let repeats reuse earlier renditions.
+  const store = new (class extends LocalObjectStore {
+    override async head(key: string) {
+      return key.includes('/manifest-') ? null : super.head(key);
+    }
+  })(path.join(dir, 'store'));
+  const logger = pino({ level: 'silent' });
+  const accounts = new AccountDirectory(config, store);
+  const runner = new ConsumerRunner({ bus: nullBus, failedTopic: config.bus.topics.failed, retry: config.consumers.retry, logger });
+  const processor = new ProcessorService({ config, accounts, store, bus: nullBus, runner, logger });
   const [thumb, preview] = config.renditionProfiles.default;
   try {
     for (const set of sets) {
@@ -84,7 +93,7 @@ export async function measureProcessing(config: Readonly<Config>, sets: InputSet
       const engines: Record<Engine, ((i: number) => Promise<void>) | null> = {
         project: async (i) => {
           const outcome = await processor.handle(events[i % events.length]);
-          if (outcome !== 'processed') throw new Error(`project failed on ${set.files[i % events.length]}`);
+          if (outcome.status !== 'processed') throw new Error(`project failed on ${set.files[i % events.length]}`);
         },
         // The floor, as a plain script would write it: read the file, one decode shrunk on load to
         // the preview, both outputs from those pixels, written to disk.

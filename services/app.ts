@@ -4,10 +4,12 @@ import { createAdapters, type Adapters } from '../shared/adapters/adapters.facto
 import type { Config } from '../shared/config/config.schema';
 import { errorMessage } from '../shared/errors';
 import type { Logger } from '../shared/logging';
+import { ConsumerRunner } from '../shared/consumer/consumer.runner';
 import type { Subscription } from '../shared/ports/event-bus.port';
 import { DropFolderWatcher } from './ingest/drop-folder.watcher';
 import { FtpIngestServer } from './ingest/ftp.server';
 import { IngestService } from './ingest/ingest.service';
+import { recoverOrphanUploads } from './ingest/orphan-uploads';
 import { Spool } from './ingest/spool';
 import { IndexerService } from './indexer/indexer.service';
 import { ProcessorService } from './processor/processor.service';
@@ -23,33 +25,41 @@ export interface App {
 
 /** How long shutdown waits for uploads in flight to become durable before closing connections. */
 const DRAIN_MS = 30_000;
-/** How often files a store or bus outage left in the spool are tried again. */
-const REDRIVE_MS = 60_000;
 
 /** Starts the services the configuration names, wired to the configured adapters. */
 export async function startApp(config: Readonly<Config>, logger: Logger): Promise<App> {
   const adapters = createAdapters(config, logger);
-  const accounts = new AccountDirectory(config);
-  const deps = { config, accounts, logger, ...adapters };
+  const accounts = new AccountDirectory(config, adapters.store, { refreshMs: config.accountSync.refreshMs, logger });
+  const runner = new ConsumerRunner({ bus: adapters.bus, failedTopic: config.bus.topics.failed, retry: config.consumers.retry, logger });
+  const deps = { config, accounts, runner, logger, ...adapters };
   const closers: (() => Promise<void>)[] = [];
   const subscriptions: Subscription[] = [];
   let ftpPort: number | null = null;
   let httpPort: number | null = null;
 
   try {
+    await accounts.start();
+    closers.push(() => accounts.stop());
     if (config.services.includes('ingest')) {
-      const ingest = new IngestService({ ...deps, spool: new Spool(path.join(config.dataDir, 'spool')) });
-      const recovered = await ingest.recover();
-      if (recovered > 0) logger.info({ recovered }, 'spool re-driven');
+      const ingest = new IngestService({ ...deps, spool: new Spool(path.join(config.dataDir, 'spool'), { leaseMs: config.spool.leaseMs }) });
       const ftp = new FtpIngestServer({ ...deps, ingest });
       await ftp.listen();
       ftpPort = ftp.port;
+      // After listen: a full spool during an outage must not keep the FTP port closed. A broken
+      // entry costs a log line, not the process (an unhandled rejection would end it).
+      const redrive = () => {
+        ingest
+          .recover()
+          .then((recovered) => recovered > 0 && logger.info({ recovered }, 'spool re-driven'))
+          .catch((error: unknown) => logger.error({ err: errorMessage(error) }, 'spool re-drive failed'));
+      };
+      redrive();
+      recoverOrphanUploads({ ...deps, ingest }).catch((error: unknown) => logger.error({ err: errorMessage(error) }, 'orphaned uploads not recovered'));
+      const redriveTimer = setInterval(redrive, config.spool.redriveIntervalMs);
       const drops = new DropFolderWatcher({ ...deps, ingest });
       await drops.start();
-      // A broken spool entry must cost a log line, not the process (an unhandled rejection would end it).
-      const redrive = setInterval(() => ingest.recover().catch((error) => logger.error({ err: errorMessage(error) }, 'spool re-drive failed')), REDRIVE_MS);
       closers.push(async () => {
-        clearInterval(redrive);
+        clearInterval(redriveTimer);
         await drops.stop();
         ftp.stopListening();
         if (!(await ingest.drain(DRAIN_MS))) logger.warn('uploads still in flight at shutdown; their spool files re-drive at next start');
@@ -64,7 +74,7 @@ export async function startApp(config: Readonly<Config>, logger: Logger): Promis
       closers.push(() => http.close());
     }
   } catch (error) {
-    await Promise.allSettled(closers.map((c) => c()));
+    await Promise.allSettled(closers.reverse().map((c) => c()));
     await Promise.allSettled(subscriptions.map((s) => s.stop()));
     await adapters.close();
     throw error;
@@ -76,7 +86,7 @@ export async function startApp(config: Readonly<Config>, logger: Logger): Promis
     httpPort,
     async stop() {
       // Front doors first, then consumers finish what they hold, then the adapters close.
-      for (const close of closers) await close().catch((error) => logger.error({ err: errorMessage(error) }, 'close failed'));
+      for (const close of [...closers].reverse()) await close().catch((error) => logger.error({ err: errorMessage(error) }, 'close failed'));
       await Promise.all(subscriptions.map((s) => s.stop()));
       await adapters.close();
     },

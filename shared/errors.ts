@@ -16,6 +16,8 @@ export type ErrorCode =
   | 'INDEX_UNAVAILABLE'
   | 'INVALID_CONFIG'
   | 'INVALID_QUERY'
+  | 'INVALID_EVENT'
+  | 'INTERNAL_ERROR'
   | 'SHUTTING_DOWN';
 
 export class IngestError extends Error {
@@ -30,9 +32,21 @@ export class IngestError extends Error {
   }
 }
 
-/** Anything not classified is treated as transient: retrying a permanent fault costs time, dead-lettering a transient one loses an image. */
+/**
+ * Errors that only a code change cures: retrying them blocks a key for ever, so they are permanent
+ * (dead-lettered as INTERNAL_ERROR) rather than retried.
+ */
+export function isProgrammingError(error: unknown): boolean {
+  return error instanceof TypeError || error instanceof RangeError || error instanceof ReferenceError || error instanceof SyntaxError;
+}
+
+/**
+ * Anything not classified, and not a programming error, is treated as transient: retrying a
+ * permanent fault costs time, dead-lettering a transient one loses an image.
+ */
 export function isRetriable(error: unknown): boolean {
-  return error instanceof IngestError ? error.retriable : true;
+  if (error instanceof IngestError) return error.retriable;
+  return !isProgrammingError(error);
 }
 
 export function errorMessage(error: unknown): string {

@@ -114,7 +114,8 @@ async function ingest(config: Readonly<Config>, args: string[]): Promise<number>
     await directory.refresh();
     const account = directory.find(values.account);
     if (!account) throw new Error(`no account "${values.account}"`);
-    const service = new IngestService({ config, logger, ...adapters, spool: new Spool(path.join(config.dataDir, 'spool')) });
+    // The same spool as a running server's: entries are leased, so the two never take one twice.
+    const service = new IngestService({ config, logger, accounts: directory, ...adapters, spool: new Spool(path.join(config.dataDir, 'spool'), { leaseMs: config.spool.leaseMs }) });
     report = await backfill({
       ingest: service,
       account,

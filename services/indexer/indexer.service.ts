@@ -1,17 +1,20 @@
 import type { Config } from '../../shared/config/config.schema';
-import type { ImageFailedEvent, ImageProcessedEvent } from '../../shared/contracts/events';
+import type { ConsumerRunner } from '../../shared/consumer/consumer.runner';
 import type { Logger } from '../../shared/logging';
-import type { EventBus, Subscription } from '../../shared/ports/event-bus.port';
+import type { Subscription } from '../../shared/ports/event-bus.port';
 import type { ImageIndex } from '../../shared/ports/image-index.port';
 
 export interface IndexerDeps {
   config: Readonly<Config>;
-  bus: EventBus;
   index: ImageIndex;
+  runner: ConsumerRunner;
   logger: Logger;
 }
 
-/** Makes processed images searchable and keeps dead letters for the operators' view. */
+/**
+ * Makes processed images searchable, keeps dead letters for the operators' view, and indexes
+ * images that failed processing with what could be read of them, so nothing stored is unfindable.
+ */
 export class IndexerService {
   private readonly logger: Logger;
 
@@ -20,22 +23,29 @@ export class IndexerService {
   }
 
   async start(): Promise<Subscription[]> {
-    const { bus, config, index } = this.deps;
+    const { runner, config, index } = this.deps;
     return Promise.all([
-      bus.subscribe<ImageProcessedEvent>({
-        group: 'indexer',
-        topics: [config.bus.topics.processed],
+      runner.start({
+        stage: 'indexer',
+        group: config.bus.groups.indexer,
+        topic: config.bus.topics.processed,
+        role: 'processed',
         concurrency: config.indexer.concurrency,
-        handle: async ({ value, offset }) => {
-          await index.upsert(value);
-          this.logger.debug({ imageId: value.id, offset }, 'image indexed');
+        handle: async (event, { offset }) => {
+          await index.upsert(event);
+          this.logger.debug({ imageId: event.id, offset }, 'image indexed');
+          return { status: 'processed' };
         },
       }),
-      bus.subscribe<ImageFailedEvent>({
-        group: 'indexer-failures',
-        topics: [config.bus.topics.failed],
-        handle: async ({ value }) => {
-          await index.recordFailure(value);
+      runner.start({
+        stage: 'indexer',
+        group: config.bus.groups.failures,
+        topic: config.bus.topics.failed,
+        role: 'failed',
+        handle: async (event) => {
+          await index.recordFailure(event);
+          if (event.id && event.image) await index.upsertFailed(event);
+          return { status: 'processed' };
         },
       }),
     ]);

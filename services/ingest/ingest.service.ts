@@ -2,15 +2,16 @@ import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { pipeline } from 'node:stream/promises';
+import type { AccountDirectory } from '../../shared/accounts';
 import type { Config } from '../../shared/config/config.schema';
-import { SCHEMAS, type ImageFailedEvent, type ImageIngestedEvent, type ImageSource } from '../../shared/contracts/events';
+import { SCHEMAS, type ImageFailedEvent, type ImageIngestedEvent, type ImageSource, type ProcessingPolicy } from '../../shared/contracts/events';
 import { IngestError, errorMessage, type ErrorCode } from '../../shared/errors';
 import { IMAGE_TYPE_INFO, isComplete, sniffImageType, type ImageType } from '../../shared/image/image-type';
 import { originalKey } from '../../shared/image/object-keys';
 import type { Logger } from '../../shared/logging';
 import type { EventBus } from '../../shared/ports/event-bus.port';
 import type { ObjectStore } from '../../shared/ports/object-store.port';
-import { withRetry } from '../../shared/retry';
+import { withRetry, type RetryOptions } from '../../shared/retry';
 import type { ClaimOptions, Spool, SpoolEntry } from './spool';
 
 export type IngestOutcome =
@@ -19,6 +20,7 @@ export type IngestOutcome =
 
 export interface IngestDeps {
   config: Readonly<Config>;
+  accounts: AccountDirectory;
   store: ObjectStore;
   bus: EventBus;
   spool: Spool;
@@ -38,15 +40,31 @@ async function sha256(file: string): Promise<string> {
 }
 
 /**
+ * How long a sender waits while the store or the bus is down before it hears 451 (the spool keeps
+ * the file and the re-drive ingests it later). The clients below retry little themselves (S3: one
+ * retry; kafkajs: about 10 s for leader moves), so this is the one budget of this layer.
+ */
+const SENDER_WAIT_MS = 15_000;
+const SENDER_RETRY: Omit<RetryOptions, 'signal'> = { initialDelayMs: 250, maxDelayMs: 4_000, maxAttempts: Infinity };
+
+/** The account's policy as it stands now; it travels in the event so every processor applies this one. */
+export function policyOf(config: Readonly<Config>, accounts: AccountDirectory, accountName: string): ProcessingPolicy {
+  const account = accounts.find(accountName);
+  const profile = account && config.renditionProfiles[account.renditionProfile] ? account.renditionProfile : 'default';
+  return { renditionProfile: profile, renditions: config.renditionProfiles[profile].map((r) => ({ ...r })), crop: account?.crop ?? null };
+}
+
+/**
  * The one path from "a complete file" to "stored and announced", shared by FTP, drop folders and
  * the backfill CLI. The sender hears "done" only after the original is stored and the event durable.
+ * Spool entries are leased, so any number of workers, in this process or others on the same data
+ * folder, never ingest one entry twice.
  */
 export class IngestService {
   private readonly logger: Logger;
-  /** Retries of a store or bus outage while the sender waits; after that the spool keeps the file. */
-  private readonly retry = { initialDelayMs: 200, maxDelayMs: 2_000, maxAttempts: 5 };
-  /** Spool entries being ingested now, so a re-drive never takes one twice. */
-  private readonly inFlight = new Set<string>();
+  /** Ingests running in this process, for the shutdown drain (exclusivity is the spool lease's job). */
+  private running = 0;
+  private redriving: Promise<number> | null = null;
 
   constructor(private readonly deps: IngestDeps) {
     this.logger = deps.logger.child({ component: 'ingest' });
@@ -62,29 +80,44 @@ export class IngestService {
   /** Waits until no ingest is running, at most `timeoutMs`; false when some were still running. */
   async drain(timeoutMs: number): Promise<boolean> {
     const deadline = Date.now() + timeoutMs;
-    while (this.inFlight.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
-    return this.inFlight.size === 0;
+    while (this.running > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    return this.running === 0;
   }
 
-  /** Re-drives what a previous run left in the spool; returns how many entries it found. */
-  async recover(): Promise<number> {
-    const entries = (await this.deps.spool.pending()).filter((e) => !this.inFlight.has(e.id));
+  /**
+   * Re-drives the spool entries no live worker holds (left by a crash, or given back after an
+   * outage); returns how many it took. A call while one runs joins it rather than starting another.
+   */
+  recover(): Promise<number> {
+    this.redriving ??= this.redrive().finally(() => (this.redriving = null));
+    return this.redriving;
+  }
+
+  private async redrive(): Promise<number> {
+    const entries = await this.deps.spool.takePending();
     for (const entry of entries) {
       const outcome = await this.ingest(entry).catch((error: unknown) => {
-        this.logger.error({ path: entry.source.path, err: errorMessage(error) }, 'spooled file still not ingested');
+        this.logger.warn({ path: entry.source.path, account: entry.source.account, err: errorMessage(error) }, 'spooled file still not ingested; kept for the next re-drive');
         return null;
       });
-      if (outcome) this.logger.info({ path: entry.source.path, ...outcome }, 'spooled file re-driven');
+      if (outcome) this.logger.info({ path: entry.source.path, account: entry.source.account, ...outcome }, 'spooled file re-driven');
     }
     return entries.length;
   }
 
+  /**
+   * Ingests an entry this worker holds the lease of. A transient failure that outlasts the sender's
+   * wait gives the entry back to the spool (files kept) and throws, so the sender hears 451.
+   */
   async ingest(entry: SpoolEntry): Promise<IngestOutcome> {
-    this.inFlight.add(entry.id);
+    this.running++;
     try {
       return await this.ingestOnce(entry);
+    } catch (error) {
+      await this.deps.spool.unlease(entry).catch(() => undefined);
+      throw error;
     } finally {
-      this.inFlight.delete(entry.id);
+      this.running--;
     }
   }
 
@@ -101,20 +134,26 @@ export class IngestService {
     const { id, type, bytes } = checked;
     const { contentType, extension } = IMAGE_TYPE_INFO[type];
     const key = originalKey(id, extension);
+    const retry: RetryOptions = {
+      ...SENDER_RETRY,
+      signal: AbortSignal.timeout(SENDER_WAIT_MS),
+      onRetry: (error, attempt, delayMs) => log.warn({ imageId: id, attempt, delayMs, err: errorMessage(error) }, 'store or bus unavailable, retrying'),
+    };
     const duplicate = await withRetry(async () => {
       const existing = await this.deps.store.head(key);
       if (existing?.bytes === bytes) return true;
       await this.deps.store.putFile(key, entry.dataPath, contentType);
       return false;
-    }, this.retry);
+    }, retry);
     const event: ImageIngestedEvent = {
       schema: SCHEMAS.ingested,
       id,
       receivedAt: entry.source.receivedAt,
       source: entry.source,
       original: { key, bytes, contentType, location: this.deps.store.locate(key) },
+      policy: policyOf(this.deps.config, this.deps.accounts, entry.source.account),
     };
-    await withRetry(() => this.deps.bus.publish(this.deps.config.bus.topics.ingested, id, event), this.retry);
+    await withRetry(() => this.deps.bus.publish(this.deps.config.bus.topics.ingested, id, event), retry);
     await this.deps.spool.release(entry);
     log.info({ imageId: id, bytes, duplicate }, 'image ingested');
     return { status: 'ingested', id, key, duplicate };
@@ -131,7 +170,7 @@ export class IngestService {
       const head = Buffer.alloc(32);
       await file.read(head, 0, head.length, 0);
       const type = sniffImageType(head);
-      if (!type) throw new IngestError('UNSUPPORTED_TYPE', 'not a JPEG, PNG, TIFF, WebP or HEIC image');
+      if (!type) throw new IngestError('UNSUPPORTED_TYPE', 'not a JPEG, PNG, TIFF, WebP, HEIC or AVIF image');
       if (!(await isComplete(type, file, size))) {
         throw new IngestError('TRUNCATED_IMAGE', `${type.toUpperCase()} file ends before the image does`);
       }

@@ -1,30 +1,36 @@
+import { createHash } from 'node:crypto';
 import type { AccountDirectory } from '../../shared/accounts';
 import type { Config } from '../../shared/config/config.schema';
 import {
   SCHEMAS,
-  type ImageFailedEvent,
+  type FailedImage,
   type ImageIngestedEvent,
   type ImageProcessedEvent,
+  type ProcessingPolicy,
   type Rendition,
 } from '../../shared/contracts/events';
+import type { ConsumerRunner, HandlerOutcome } from '../../shared/consumer/consumer.runner';
 import { IngestError, isRetriable } from '../../shared/errors';
 import { IMAGE_TYPE_INFO, IMAGE_TYPES, type ImageType } from '../../shared/image/image-type';
-import { renditionKey } from '../../shared/image/object-keys';
+import { manifestKey, renditionKey } from '../../shared/image/object-keys';
 import type { Logger } from '../../shared/logging';
 import type { EventBus, Subscription } from '../../shared/ports/event-bus.port';
 import type { ObjectStore } from '../../shared/ports/object-store.port';
+import { policyOf } from '../ingest/ingest.service';
 import { extractMetadata, type ExtractedMetadata } from './exif.extractor';
 import { renderImage } from './image.renderer';
-
-export type ProcessOutcome = 'processed' | 'failed';
 
 export interface ProcessorDeps {
   config: Readonly<Config>;
   accounts: AccountDirectory;
   store: ObjectStore;
   bus: EventBus;
+  runner: ConsumerRunner;
   logger: Logger;
 }
+
+/** What processing an image under one policy yields, whoever sent it: kept beside the renditions for re-uploads. */
+type Manifest = Omit<ImageProcessedEvent, 'schema' | 'id' | 'receivedAt' | 'source' | 'original' | 'processedAt' | 'processingMs'>;
 
 const EXTENSIONS: Record<string, string> = { jpeg: 'jpg', webp: 'webp', png: 'png', avif: 'avif' };
 
@@ -32,6 +38,11 @@ function imageType(contentType: string): ImageType {
   const type = IMAGE_TYPES.find((t) => IMAGE_TYPE_INFO[t].contentType === contentType);
   if (!type) throw new IngestError('UNSUPPORTED_TYPE', `no decoder for ${contentType}`);
   return type;
+}
+
+/** Names a policy by what it makes, so a renamed but identical profile still reuses its renditions. */
+function policyHash(policy: ProcessingPolicy): string {
+  return createHash('sha256').update(JSON.stringify({ renditions: policy.renditions, crop: policy.crop })).digest('hex').slice(0, 16);
 }
 
 /** EXIF a "keep" rendition carries: who, what camera, when. Never GPS: renditions travel further than originals. */
@@ -59,92 +70,105 @@ export class ProcessorService {
   }
 
   start(): Promise<Subscription> {
-    return this.deps.bus.subscribe<ImageIngestedEvent>({
-      group: 'processor',
-      topics: [this.deps.config.bus.topics.ingested],
-      concurrency: this.deps.config.processor.concurrency,
-      handle: async (message) => {
-        await this.handle(message.value);
-      },
+    const { config, runner } = this.deps;
+    return runner.start({
+      stage: 'processor',
+      group: config.bus.groups.processor,
+      topic: config.bus.topics.ingested,
+      role: 'ingested',
+      concurrency: config.processor.concurrency,
+      handle: (event) => this.handle(event),
     });
   }
 
   /**
-   * Permanent failures become dead letters and count as handled; transient ones (store or bus
-   * down) are thrown so the bus redelivers the message after a backoff.
+   * Processed, or failed for good (the runner dead-letters it; the image is still indexed with what
+   * could be read). Transient faults (store or bus down) are thrown for the runner to retry.
    */
-  async handle(event: ImageIngestedEvent): Promise<ProcessOutcome> {
+  async handle(event: ImageIngestedEvent): Promise<HandlerOutcome> {
     const started = performance.now();
     const log = this.logger.child({ imageId: event.id, account: event.source.account });
-    try {
-      const processed = await this.process(event, started);
-      await this.deps.bus.publish(this.deps.config.bus.topics.processed, event.id, processed);
-      log.info({ ms: processed.processingMs, renditions: processed.renditions.length }, 'image processed');
-      return 'processed';
-    } catch (error) {
-      if (isRetriable(error)) throw error;
-      const failure = error as IngestError;
-      log.warn({ code: failure.code, err: failure.message }, 'image cannot be processed');
-      const dead: ImageFailedEvent = {
-        schema: SCHEMAS.failed,
-        id: event.id,
-        stage: 'processor',
-        error: { code: failure.code, message: failure.message },
-        attempts: 1,
-        source: event.source,
-        failedAt: new Date().toISOString(),
-      };
-      await this.deps.bus.publish(this.deps.config.bus.topics.failed, event.id, dead);
-      return 'failed';
+    // Events from before policies travelled carry none: the account's current one is the best guess.
+    const policy = event.policy ?? policyOf(this.deps.config, this.deps.accounts, event.source.account);
+    const key = manifestKey(event.id, policyHash(policy));
+    let manifest = await this.readManifest(key);
+    const reused = manifest !== null;
+    if (!manifest) {
+      const made = await this.process(event, policy);
+      if ('failure' in made) {
+        log.warn({ code: made.failure.code, err: made.failure.message }, 'image cannot be processed');
+        return { status: 'failed', error: made.failure, image: made.image };
+      }
+      manifest = made.manifest;
+      await this.deps.store.put(key, Buffer.from(JSON.stringify(manifest)), 'application/json');
     }
-  }
-
-  private async process(event: ImageIngestedEvent, started: number): Promise<ImageProcessedEvent> {
-    const { config, store } = this.deps;
-    const account = this.deps.accounts.find(event.source.account);
-    const profile = account?.renditionProfile ?? 'default';
-    const renditions = config.renditionProfiles[profile] ?? config.renditionProfiles.default;
-    const input = await store.getBuffer(event.original.key);
-    const type = imageType(event.original.contentType);
-    const metadata = await extractMetadata(input, type);
-    const rendered = await renderImage({
-      input,
-      type,
-      crop: account?.crop,
-      renditions,
-      limits: config.limits,
-      keptExif: keptExif(metadata),
-    });
-    const stored: Rendition[] = await Promise.all(
-      rendered.outputs.map(async (output) => {
-        const key = renditionKey(event.id, output.name, EXTENSIONS[output.format]);
-        const object = await store.put(key, output.data, output.contentType);
-        return {
-          name: output.name,
-          key,
-          width: output.width,
-          height: output.height,
-          bytes: object.bytes,
-          format: output.format,
-          contentType: output.contentType,
-          location: store.locate(key),
-        };
-      }),
-    );
-    const { schema: _schema, ...ingested } = event;
-    return {
+    const { schema: _schema, policy: _policy, ...ingested } = event;
+    const processed: ImageProcessedEvent = {
       schema: SCHEMAS.processed,
       ...ingested,
-      ...metadata,
-      width: rendered.width,
-      height: rendered.height,
-      renditions: stored,
-      locations: [
-        { role: 'original', name: 'original', ...event.original.location },
-        ...stored.map((r) => ({ role: 'rendition' as const, name: r.name, ...r.location })),
-      ],
+      ...manifest,
       processedAt: new Date().toISOString(),
       processingMs: Math.round(performance.now() - started),
     };
+    await this.deps.bus.publish(this.deps.config.bus.topics.processed, event.id, processed);
+    log.info({ ms: processed.processingMs, renditions: processed.renditions.length, reused }, 'image processed');
+    return { status: 'processed' };
+  }
+
+  private async readManifest(key: string): Promise<Manifest | null> {
+    if (!(await this.deps.store.head(key))) return null;
+    return JSON.parse((await this.deps.store.getBuffer(key)).toString('utf8')) as Manifest;
+  }
+
+  private async process(event: ImageIngestedEvent, policy: ProcessingPolicy): Promise<{ manifest: Manifest } | { failure: IngestError; image: FailedImage }> {
+    const { config, store } = this.deps;
+    // By path, not in memory: originals can be hundreds of megabytes and several are processed at once.
+    const original = await store.getFile(event.original.key);
+    let metadata: ExtractedMetadata | null = null;
+    try {
+      const type = imageType(event.original.contentType);
+      metadata = await extractMetadata(original.path, type);
+      const rendered = await renderImage({
+        input: original.path,
+        type,
+        crop: policy.crop ?? undefined,
+        renditions: policy.renditions,
+        limits: config.limits,
+        keptExif: keptExif(metadata),
+      });
+      const stored: Rendition[] = await Promise.all(
+        rendered.outputs.map(async (output) => {
+          const key = renditionKey(event.id, output.name, EXTENSIONS[output.format]);
+          const object = await store.put(key, output.data, output.contentType);
+          return {
+            name: output.name,
+            key,
+            width: output.width,
+            height: output.height,
+            bytes: object.bytes,
+            format: output.format,
+            contentType: output.contentType,
+            location: store.locate(key),
+          };
+        }),
+      );
+      return {
+        manifest: {
+          ...metadata,
+          width: rendered.width,
+          height: rendered.height,
+          renditions: stored,
+          locations: [
+            { role: 'original', name: 'original', ...event.original.location },
+            ...stored.map((r) => ({ role: 'rendition' as const, name: r.name, ...r.location })),
+          ],
+        },
+      };
+    } catch (error) {
+      if (isRetriable(error) || !(error instanceof IngestError)) throw error;
+      return { failure: error, image: { receivedAt: event.receivedAt, original: event.original, ...(metadata ?? {}) } };
+    } finally {
+      await original.release();
+    }
   }
 }

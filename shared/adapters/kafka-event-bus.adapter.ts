@@ -1,19 +1,42 @@
 import { CompressionTypes, Kafka, logLevel, type Admin, type Consumer, type Producer } from 'kafkajs';
 import { IngestError, errorMessage } from '../errors';
 import type { Logger } from '../logging';
-import type { BusMessage, EventBus, SubscribeOptions, Subscription } from '../ports/event-bus.port';
+import type { BusMessage, DeliveryContext, EventBus, SubscribeOptions, Subscription } from '../ports/event-bus.port';
 import { withRetry, type RetryOptions } from '../retry';
-import { handleUntilDone } from './redelivery';
+import { deliverUntilHandled } from './redelivery';
 
 export interface KafkaEventBusOptions {
   brokers: readonly string[];
   clientId: string;
   partitions: number;
   replicationFactor: number;
+  /** A member that stops heartbeating (killed) is dropped after this long, and its partitions move. */
   sessionTimeoutMs: number;
   heartbeatIntervalMs: number;
+  /** How long the group waits for members to rejoin during a rebalance. */
+  rebalanceTimeoutMs: number;
   logger: Logger;
 }
+
+/** Errors with which the coordinator says this member no longer owns what it holds. */
+const LOST_MEMBERSHIP = new Set(['REBALANCE_IN_PROGRESS', 'UNKNOWN_MEMBER_ID', 'ILLEGAL_GENERATION', 'FENCED_INSTANCE_ID']);
+
+function lostMembership(error: unknown): boolean {
+  return LOST_MEMBERSHIP.has((error as { type?: string } | null)?.type ?? '');
+}
+
+/** A value that is not JSON reaches the runner as its raw text, which fails the schema and is dead-lettered. */
+function parseValue(raw: Buffer | null): unknown {
+  const text = raw?.toString() ?? 'null';
+  try {
+    return JSON.parse(text);
+  } catch {
+    return text;
+  }
+}
+
+/** Consumer restarts after a crash kafkajs gave up on: quick at first, then every 30 s until stopped. */
+const RESTART_RETRY: RetryOptions = { initialDelayMs: 1_000, maxDelayMs: 30_000, maxAttempts: Infinity };
 
 /**
  * Replicas start together: one creates a topic while another already sees its name but not yet its
@@ -48,7 +71,9 @@ export class KafkaEventBus implements EventBus {
     this.kafka = new Kafka({
       clientId: options.clientId,
       brokers: [...options.brokers],
-      retry: { initialRetryTime: 300, retries: 8 },
+      // kafkajs's own budget covers leader moves and short blips (about 10 s). Longer outages are the
+      // caller's to retry: ingest answers 451 and keeps the spool file, consumers back off in the runner.
+      retry: { initialRetryTime: 300, maxRetryTime: 5_000, retries: 5 },
       logCreator: () => (entry) => {
         const level = LEVELS[entry.level] ?? 'debug';
         this.logger[level]({ namespace: entry.namespace, ...entry.log }, entry.log.message);
@@ -75,15 +100,39 @@ export class KafkaEventBus implements EventBus {
 
   async subscribe<T>(options: SubscribeOptions<T>): Promise<Subscription> {
     const stopping = new AbortController();
-    const consumer = await withRetry(() => this.startConsumer(options, stopping.signal), {
-      ...STARTUP_RETRY,
-      onRetry: (error, attempt, delayMs) => this.logger.warn({ group: options.group, topics: options.topics, attempt, delayMs, err: errorMessage(error) }, 'subscribe failed, retrying'),
-    });
+    const log = this.logger.child({ group: options.group, topics: options.topics });
+    const start = (retry: RetryOptions) =>
+      withRetry(() => this.startConsumer(options, stopping.signal, onCrash), {
+        ...retry,
+        signal: stopping.signal,
+        onRetry: (error, attempt, delayMs) => log.warn({ attempt, delayMs, err: errorMessage(error) }, 'subscribe failed, retrying'),
+      });
+    let current: Promise<Consumer | null>;
+    // kafkajs restarts a consumer itself after retriable errors; after any other crash (a commit
+    // refused because the member was evicted, say) it stays stopped, and a live process would
+    // consume nothing. This replaces it.
+    const onCrash = (restarting: boolean, error: unknown) => {
+      if (stopping.signal.aborted) return;
+      if (restarting) {
+        log.warn({ err: errorMessage(error) }, 'consumer crashed; kafkajs restarts it');
+        return;
+      }
+      log.error({ err: errorMessage(error) }, 'consumer crashed and stopped; starting a new one');
+      current = current.then(async (old) => {
+        await old?.disconnect().catch(() => undefined);
+        return start(RESTART_RETRY).catch((startError: unknown) => {
+          if (!stopping.signal.aborted) log.error({ err: errorMessage(startError) }, 'consumer could not be restarted');
+          return null;
+        });
+      });
+    };
+    current = Promise.resolve(await start(STARTUP_RETRY));
     const subscription: Subscription = {
       stop: async () => {
         stopping.abort();
-        // disconnect() waits for the message in hand; what it did not finish stays uncommitted.
-        await consumer.disconnect();
+        // disconnect() waits for the message in hand and leaves the group, so its partitions move at
+        // once instead of after the session timeout; what it did not finish stays uncommitted.
+        await (await current)?.disconnect();
         this.subscriptions.delete(subscription);
       },
     };
@@ -92,31 +141,52 @@ export class KafkaEventBus implements EventBus {
   }
 
   /** One attempt to join the group and start consuming; a consumer that failed half-way is disconnected. */
-  private async startConsumer<T>(options: SubscribeOptions<T>, stopping: AbortSignal): Promise<Consumer> {
+  private async startConsumer<T>(options: SubscribeOptions<T>, stopping: AbortSignal, onCrash: (restarting: boolean, error: unknown) => void): Promise<Consumer> {
     await this.connect();
     await this.ensureTopics(options.topics);
     const consumer = this.kafka.consumer({
       groupId: options.group,
       sessionTimeout: this.options.sessionTimeoutMs,
       heartbeatInterval: this.options.heartbeatIntervalMs,
+      rebalanceTimeout: this.options.rebalanceTimeoutMs,
       allowAutoTopicCreation: false,
     });
+    consumer.on(consumer.events.CRASH, ({ payload }) => onCrash(payload.restart, payload.error));
     try {
       await consumer.connect();
       await consumer.subscribe({ topics: options.topics, fromBeginning: options.fromBeginning ?? true });
       await consumer.run({
         autoCommit: false,
         partitionsConsumedConcurrently: options.concurrency ?? 1,
-        eachMessage: async ({ topic, partition, message }) => {
+        eachMessage: async ({ topic, partition, message, heartbeat }) => {
           const delivered: BusMessage<T> = {
             topic,
             partition,
             offset: message.offset,
             key: message.key?.toString() ?? '',
-            value: JSON.parse(message.value?.toString() ?? 'null') as T,
+            value: parseValue(message.value) as T,
           };
-          // Throwing (not returning) stops kafkajs from handing over the rest of the batch.
-          if (!(await handleUntilDone(delivered, options, stopping, this.logger))) throw new Error('consumer stopping');
+          const release = new AbortController();
+          const onStop = () => release.abort();
+          stopping.addEventListener('abort', onStop, { once: true });
+          const context: DeliveryContext = {
+            signal: release.signal,
+            heartbeat: async () => {
+              try {
+                await heartbeat();
+              } catch (error) {
+                // The partition is moving to another member: let go of the message, uncommitted.
+                if (lostMembership(error)) release.abort();
+                throw error;
+              }
+            },
+          };
+          try {
+            // Throwing (not returning) stops kafkajs from handing over the rest of the batch.
+            if (!(await deliverUntilHandled(delivered, options, context, this.logger))) throw new Error('delivery called off (stopping or rebalancing)');
+          } finally {
+            stopping.removeEventListener('abort', onStop);
+          }
           await consumer.commitOffsets([{ topic, partition, offset: (BigInt(message.offset) + 1n).toString() }]);
         },
       });

@@ -6,7 +6,7 @@ import { pipeline } from 'node:stream/promises';
 import { pathToFileURL } from 'node:url';
 import type { ObjectLocation } from '../contracts/events';
 import { IngestError } from '../errors';
-import type { ObjectStore, ObjectStream, StoredObject } from '../ports/object-store.port';
+import type { LocalFile, ObjectStore, ObjectStream, StoredObject } from '../ports/object-store.port';
 
 const CONTENT_TYPE_SUFFIX = '.content-type';
 
@@ -81,6 +81,16 @@ export class LocalObjectStore implements ObjectStore {
       }
       throw new IngestError('STORE_UNAVAILABLE', `cannot read ${key}`, { retriable: true, cause: error });
     }
+  }
+
+  async getFile(key: string): Promise<LocalFile> {
+    const file = this.resolve(key);
+    // Objects are replaced by rename, never rewritten in place, so the reader's open file stays whole.
+    const stat = await fs.stat(file).catch((error: NodeJS.ErrnoException) => {
+      if (error.code === 'ENOENT') throw new IngestError('OBJECT_NOT_FOUND', `no object ${key}`, { cause: error });
+      throw new IngestError('STORE_UNAVAILABLE', `cannot read ${key}`, { retriable: true, cause: error });
+    });
+    return { path: file, bytes: stat.size, release: async () => undefined };
   }
 
   async getStream(key: string): Promise<ObjectStream | null> {

@@ -1,5 +1,9 @@
-import { createReadStream } from 'node:fs';
+import { randomUUID } from 'node:crypto';
+import { createReadStream, createWriteStream, promises as fs } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { PassThrough, Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import {
   CreateBucketCommand,
   DeleteObjectCommand,
@@ -13,7 +17,7 @@ import {
 import { Upload } from '@aws-sdk/lib-storage';
 import type { ObjectLocation } from '../contracts/events';
 import { IngestError, errorMessage } from '../errors';
-import type { ObjectStore, ObjectStream, StoredObject } from '../ports/object-store.port';
+import type { LocalFile, ObjectStore, ObjectStream, StoredObject } from '../ports/object-store.port';
 
 export interface S3ObjectStoreOptions {
   name: string;
@@ -49,7 +53,9 @@ export class S3ObjectStore implements ObjectStore {
       endpoint: options.endpoint ?? undefined,
       forcePathStyle: options.forcePathStyle,
       credentials: options.credentials,
-      maxAttempts: 4,
+      // One quick retry for a dropped connection; longer outages are retried by the caller's own
+      // budget (ingest: then 451; consumers: the runner's backoff), not stacked here as well.
+      maxAttempts: 2,
     });
   }
 
@@ -103,6 +109,20 @@ export class S3ObjectStore implements ObjectStore {
       const object = await this.client.send(new GetObjectCommand({ Bucket: this.options.bucket, Key: key }));
       return Buffer.from(await object.Body!.transformToByteArray());
     } catch (error) {
+      if (isNotFound(error)) throw new IngestError('OBJECT_NOT_FOUND', `no object ${key}`, { cause: error });
+      throw storeError('read', key, error);
+    }
+  }
+
+  async getFile(key: string): Promise<LocalFile> {
+    const file = path.join(tmpdir(), `ingest-${randomUUID()}`);
+    const release = () => fs.rm(file, { force: true });
+    try {
+      const object = await this.client.send(new GetObjectCommand({ Bucket: this.options.bucket, Key: key }));
+      await pipeline(object.Body as Readable, createWriteStream(file));
+      return { path: file, bytes: (await fs.stat(file)).size, release };
+    } catch (error) {
+      await release();
       if (isNotFound(error)) throw new IngestError('OBJECT_NOT_FOUND', `no object ${key}`, { cause: error });
       throw storeError('read', key, error);
     }

@@ -4,8 +4,9 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import Database from 'better-sqlite3';
 import type { Logger } from '../logging';
-import type { BusMessage, EventBus, SubscribeOptions, Subscription } from '../ports/event-bus.port';
-import { handleUntilDone } from './redelivery';
+import { errorMessage } from '../errors';
+import type { BusMessage, DeliveryContext, EventBus, SubscribeOptions, Subscription } from '../ports/event-bus.port';
+import { deliverUntilHandled } from './redelivery';
 
 export interface SqliteEventBusOptions {
   file: string;
@@ -138,7 +139,21 @@ class TopicConsumer<T> {
 
   start(): void {
     this.running = true;
-    this.loop = this.run();
+    this.loop = this.supervise();
+  }
+
+  /** A failing poll (a locked or damaged database) must not leave a live process that consumes nothing. */
+  private async supervise(): Promise<void> {
+    for (let failures = 0; this.running; ) {
+      try {
+        await this.run();
+        return;
+      } catch (error) {
+        failures++;
+        this.logger.error({ group: this.options.group, topic: this.topic, failures, err: errorMessage(error) }, 'consumer crashed; restarting it');
+        await sleep(Math.min(30_000, 500 * 2 ** Math.min(failures, 6)), undefined, { signal: this.abort.signal }).catch(() => undefined);
+      }
+    }
   }
 
   async stop(): Promise<void> {
@@ -164,6 +179,8 @@ class TopicConsumer<T> {
   }
 
   private async run(): Promise<void> {
+    // Restarted after a crash: what was started but not committed is fetched again from the commit point.
+    this.started.length = 0;
     const concurrency = this.options.concurrency ?? 1;
     let cursor = this.committedOffset();
     const onPublish = () => this.wake();
@@ -220,6 +237,8 @@ class TopicConsumer<T> {
       key: row.key,
       value: JSON.parse(row.value) as T,
     };
-    return handleUntilDone(message, this.options, this.abort.signal, this.logger);
+    // One process holds the whole topic: there is no group to keep alive, so a heartbeat is a no-op.
+    const context: DeliveryContext = { signal: this.abort.signal, heartbeat: async () => undefined };
+    return deliverUntilHandled(message, this.options, context, this.logger);
   }
 }

@@ -5,6 +5,11 @@ const port = z.coerce.number().int().min(1).max(65535);
 /** 0 asks the OS for a free port (tests, several instances on one host). */
 const listenPort = z.coerce.number().int().min(0).max(65535);
 const positiveInt = z.coerce.number().int().positive();
+/**
+ * YAML gives booleans, the environment gives strings. Only "true"/"false" are accepted: zod's
+ * z.coerce.boolean() turns the string "false" into true.
+ */
+const flag = z.union([z.boolean(), z.enum(['true', 'false']).transform((v) => v === 'true')]);
 const name = z.string().regex(/^[a-zA-Z0-9][a-zA-Z0-9._-]{0,63}$/, 'letters, digits, ".", "_" or "-", at most 64');
 
 export const FIT_MODES = ['cover', 'contain', 'fill', 'inside', 'outside'] as const;
@@ -80,6 +85,28 @@ export const configSchema = z
         tempNamePatterns: z.array(z.string().min(1)),
         idleTimeoutMs: positiveInt,
         tls: z.object({ certFile: z.string().nullable(), keyFile: z.string().nullable() }).strict(),
+        /** A complete, non-temp file left in a home this long without a 226 (a crash cut its hand-over) is ingested. */
+        orphanAfterMs: positiveInt,
+      })
+      .strict(),
+    spool: z
+      .object({
+        /** A spool entry's owner renews its lease; one not renewed for this long is taken over by another worker. */
+        leaseMs: positiveInt.min(1000),
+        /** How often entries a store or bus outage left behind are tried again. */
+        redriveIntervalMs: positiveInt,
+      })
+      .strict(),
+    consumers: z
+      .object({
+        /** Backoff of a consumer's transient failures: doubles from initialDelayMs up to maxDelayMs, with jitter, until it succeeds. */
+        retry: z.object({ initialDelayMs: positiveInt, maxDelayMs: positiveInt }).strict(),
+      })
+      .strict(),
+    accountSync: z
+      .object({
+        /** How often each process re-reads the shared account list (system/accounts.json in the object store). */
+        refreshMs: positiveInt,
       })
       .strict(),
     http: z.object({ host: z.string().min(1), port: listenPort }).strict(),
@@ -97,6 +124,8 @@ export const configSchema = z
     bus: z
       .object({
         topics: z.object({ ingested: name, processed: name, failed: name }).strict(),
+        /** Consumer group of each consumer; members of a group share its partitions. */
+        groups: z.object({ processor: name, indexer: name, failures: name }).strict(),
         retentionHours: positiveInt,
       })
       .strict(),
@@ -109,6 +138,7 @@ export const configSchema = z
         replicationFactor: positiveInt.max(10),
         sessionTimeoutMs: positiveInt,
         heartbeatIntervalMs: positiveInt,
+        rebalanceTimeoutMs: positiveInt,
       })
       .strict(),
     s3: z
@@ -119,8 +149,8 @@ export const configSchema = z
         endpoint: z.string().url().nullable(),
         region: z.string().min(1),
         bucket: z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'an S3 bucket name'),
-        forcePathStyle: z.coerce.boolean(),
-        createBucket: z.coerce.boolean(),
+        forcePathStyle: flag,
+        createBucket: flag,
         /** Parts of a multipart upload; S3 needs at least 5 MiB. */
         partSizeBytes: positiveInt.min(5 * 1024 * 1024),
       })
@@ -146,6 +176,9 @@ export const configSchema = z
     const issue = (path: (string | number)[], message: string) => ctx.addIssue({ code: 'custom', path, message });
     if (config.kafka.heartbeatIntervalMs >= config.kafka.sessionTimeoutMs) {
       issue(['kafka', 'heartbeatIntervalMs'], 'must be below kafka.sessionTimeoutMs');
+    }
+    if (config.consumers.retry.initialDelayMs > config.consumers.retry.maxDelayMs) {
+      issue(['consumers', 'retry', 'initialDelayMs'], 'must not exceed consumers.retry.maxDelayMs');
     }
     if (config.ftp.passive.minPort > config.ftp.passive.maxPort) {
       issue(['ftp', 'passive', 'minPort'], 'must not exceed ftp.passive.maxPort');

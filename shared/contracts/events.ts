@@ -36,6 +36,32 @@ export interface OriginalObject {
   location: ObjectLocation;
 }
 
+/** A rendition as the account's profile asks for it (the config's renditionProfiles entries). */
+export interface RenditionSpec {
+  name: string;
+  width: number;
+  height: number;
+  fit: 'cover' | 'contain' | 'fill' | 'inside' | 'outside';
+  position: 'centre' | 'attention' | 'entropy' | 'north' | 'south' | 'east' | 'west';
+  format: 'jpeg' | 'webp' | 'png' | 'avif';
+  quality: number;
+  metadata: 'strip' | 'keep';
+}
+
+export type CropSpec =
+  | { box: { left: number; top: number; width: number; height: number; unit: 'px' | 'percent' } }
+  | { smart: { aspectRatio: number } };
+
+/**
+ * The account's processing policy at the time of the upload. It travels in the event so every
+ * processor, on any machine, applies the same one without reading the account itself.
+ */
+export interface ProcessingPolicy {
+  renditionProfile: string;
+  renditions: RenditionSpec[];
+  crop: CropSpec | null;
+}
+
 export interface ImageIngestedEvent {
   schema: typeof SCHEMAS.ingested;
   /** SHA-256 (hex) of the original bytes. Also the message key. */
@@ -43,6 +69,8 @@ export interface ImageIngestedEvent {
   receivedAt: string;
   source: ImageSource;
   original: OriginalObject;
+  /** Added in v1.1; events written before it lack it, and processors then use the account's current policy. */
+  policy?: ProcessingPolicy;
 }
 
 export interface Camera {
@@ -106,15 +134,31 @@ export interface ImageProcessedEvent extends Omit<ImageIngestedEvent, 'schema'> 
 
 export type FailureStage = 'ingest' | 'processor' | 'indexer';
 
+/** What a failed image still tells: its stored original and whatever metadata could be read. */
+export type FailedImage = Pick<ImageProcessedEvent, 'receivedAt' | 'original'> & Partial<ExtractedMetadataFields>;
+
+export type ExtractedMetadataFields = Pick<
+  ImageProcessedEvent,
+  'capturedAt' | 'camera' | 'gps' | 'orientation' | 'exposure' | 'keywords' | 'caption' | 'title' | 'creator' | 'copyright'
+>;
+
 export interface ImageFailedEvent {
   schema: typeof SCHEMAS.failed;
   /** SHA-256 of the bytes received; null when nothing was read. */
   id: string | null;
   stage: FailureStage;
   error: { code: string; message: string };
+  /** How many times the failing stage tried before it gave up (1 for a permanent error on the first try). */
   attempts: number;
   source: ImageSource;
   failedAt: string;
+  /**
+   * Added in v1.1: present when the original is stored and could be described (processor stage), so
+   * the image is indexed with `status: failed` instead of being unfindable.
+   */
+  image?: FailedImage;
+  /** Added in v1.1: the message that failed, when a consumer dead-lettered one (topic, partition, offset). */
+  origin?: { topic: string; partition: number; offset: string };
 }
 
 export interface EventByRole {

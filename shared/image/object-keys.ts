@@ -10,3 +10,11 @@ export function originalKey(id: string, extension: string): string {
 export function renditionKey(id: string, name: string, extension: string): string {
   return `renditions/${fanOut(id)}/${id}/${name}.${extension}`;
 }
+
+/**
+ * What processing this image under one policy produced (metadata, renditions), written after the
+ * renditions: the same bytes again under the same policy reuse it instead of decoding again.
+ */
+export function manifestKey(id: string, policyHash: string): string {
+  return `renditions/${fanOut(id)}/${id}/manifest-${policyHash}.json`;
+}

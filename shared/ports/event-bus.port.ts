@@ -7,16 +7,35 @@ export interface BusMessage<T = unknown> {
   value: T;
 }
 
+/** What a consumer may do while it holds a message. */
+export interface DeliveryContext {
+  /**
+   * Aborted when this member must let go of the message: the subscription is stopping, or (Kafka)
+   * its partition is being reassigned. A handler that sees it stops retrying and rejects; the
+   * message stays uncommitted and is delivered again, here or to the new owner.
+   */
+  signal: AbortSignal;
+  /**
+   * Tells the group this member is alive. kafkajs heartbeats only between messages, so a handler
+   * that waits (a retry backoff, a slow store) must call it or lose its group membership.
+   * Cheap to call often: the adapter throttles it.
+   */
+  heartbeat(): Promise<void>;
+}
+
 export interface SubscribeOptions<T = unknown> {
   /** Consumer group: members share the partitions, each group sees every message. */
   group: string;
   topics: string[];
   /**
-   * Called once per message; the offset is committed only after the returned promise resolves, so
-   * a crash redelivers. A rejection redelivers the same message after a backoff. Messages of one key
-   * are never handled concurrently and arrive in order.
+   * Called once per delivery; the offset is committed only after the returned promise resolves,
+   * so a crash redelivers. A rejection leaves the message uncommitted and it is delivered again
+   * after a short pause: the bus guarantees delivery, not a retry policy. Policy (backoff, dead
+   * letters) belongs to the consumer runner (shared/consumer/consumer.runner.ts), whose handlers
+   * reject only when `context.signal` aborts. Messages of one key are never handled concurrently
+   * and arrive in order.
    */
-  handle: (message: BusMessage<T>) => Promise<void>;
+  handle: (message: BusMessage<T>, context: DeliveryContext) => Promise<void>;
   /** Messages handled at once by this member (default 1). */
   concurrency?: number;
   /** Where a new group starts: the oldest retained message (default) or only new ones. */
@@ -24,7 +43,7 @@ export interface SubscribeOptions<T = unknown> {
 }
 
 export interface Subscription {
-  /** Stops fetching, waits for in-flight handlers, commits what they finished. */
+  /** Stops fetching, waits for in-flight handlers, commits what they finished, leaves the group. */
   stop(): Promise<void>;
 }
 
@@ -32,6 +51,10 @@ export interface Subscription {
 export interface EventBus {
   /** Resolves once the message is durable (fsynced locally, or acked by all in-sync replicas). */
   publish(topic: string, key: string, value: object): Promise<void>;
+  /**
+   * Joins the group and keeps consuming until stop(): a consumer that crashes or loses its group
+   * is restarted by the adapter, never left alive and idle.
+   */
   subscribe<T>(options: SubscribeOptions<T>): Promise<Subscription>;
   close(): Promise<void>;
 }

@@ -11,6 +11,12 @@ export interface ObjectStream extends StoredObject {
   body: Readable;
 }
 
+export interface LocalFile {
+  path: string;
+  bytes: number;
+  release(): Promise<void>;
+}
+
 /** Content-addressed blob storage: keys are derived from the image id, so writes are idempotent. */
 export interface ObjectStore {
   /** Writes atomically: a reader sees the whole object or none. Overwrites an existing key. */
@@ -24,6 +30,12 @@ export interface ObjectStore {
   head(key: string): Promise<StoredObject | null>;
   /** The whole object in memory; throws OBJECT_NOT_FOUND when absent. */
   getBuffer(key: string): Promise<Buffer>;
+  /**
+   * The object as a local file, for readers that should not hold it whole in memory (a 260 MB
+   * original). The local adapter hands over its own file; others download to a temp file that
+   * `release()` removes. Throws OBJECT_NOT_FOUND when absent.
+   */
+  getFile(key: string): Promise<LocalFile>;
   /** A stream of the object, or null when absent. */
   getStream(key: string): Promise<ObjectStream | null>;
   delete(key: string): Promise<void>;

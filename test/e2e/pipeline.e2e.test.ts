@@ -274,11 +274,13 @@ describe('the one-process pipeline, from FTP upload to search', () => {
     writeFileSync(path.join(dir, 'README.txt'), 'not an image');
     // A second set of adapters on the same data folder, as `npm run cli -- ingest` opens them.
     const adapters = createAdapters(t.config, pino({ level: 'silent' }));
-    const ingest = new IngestService({ config: t.config, logger: pino({ level: 'silent' }), ...adapters, spool: new Spool(path.join(t.dataDir, 'spool')) });
+    const accounts = new AccountDirectory(t.config, adapters.store);
+    await accounts.refresh();
+    const ingest = new IngestService({ config: t.config, logger: pino({ level: 'silent' }), accounts, ...adapters, spool: new Spool(path.join(t.dataDir, 'spool'), { leaseMs: 30_000 }) });
     const progress: number[] = [];
     const report = await backfill({
       ingest,
-      account: new AccountDirectory(t.config).find('cam1')!,
+      account: accounts.find('cam1')!,
       root: dir,
       concurrency: 2,
       onProgress: (done) => progress.push(done),
@@ -337,9 +339,11 @@ describe('restarts', () => {
     mkdirSync(home, { recursive: true });
     writeFileSync(path.join(home, 'left.png'), png);
     // The crash: the upload was claimed into the spool but never stored or announced.
-    await new Spool(path.join(dataDir, 'spool')).claim(path.join(home, 'left.png'), {
+    const claimed = await new Spool(path.join(dataDir, 'spool'), { leaseMs: 30_000 }).claim(path.join(home, 'left.png'), {
       protocol: 'ftp', account: 'cam1', path: '/left.png', remoteAddress: '127.0.0.1', receivedAt: new Date().toISOString(),
     }, { maxFileBytes: 1 << 30 });
+    // The process died: its lease is no longer renewed or held.
+    await claimed.lease.release();
     const t = await startTestApp({}, dataDir);
     try {
       const doc = await waitFor(async () => {

@@ -1,18 +1,25 @@
 import pino from 'pino';
 import { KafkaEventBus } from '../../shared/adapters/kafka-event-bus.adapter';
+import { consumerRunnerContract } from '../contract/consumer-runner.contract';
 import { eventBusContract } from '../contract/event-bus.contract';
 import { stackEnv } from '../helpers/stack';
 
-eventBusContract('Kafka (kafkajs)', async () => ({
+const SESSION_TIMEOUT_MS = 10_000;
+
+const harness = async () => ({
   open: async () =>
     new KafkaEventBus({
       brokers: stackEnv().KAFKA_BROKERS.split(','),
       clientId: 'contract',
       partitions: 3,
       replicationFactor: 1,
-      sessionTimeoutMs: 10_000,
+      sessionTimeoutMs: SESSION_TIMEOUT_MS,
       heartbeatIntervalMs: 1_000,
+      rebalanceTimeoutMs: 10_000,
       logger: pino({ level: 'silent' }),
     }),
   cleanup: async () => undefined,
-}));
+});
+
+eventBusContract('Kafka (kafkajs)', harness);
+consumerRunnerContract('Kafka (kafkajs)', harness, { sessionTimeoutMs: SESSION_TIMEOUT_MS });

@@ -50,7 +50,7 @@ import { KafkaEventBus } from '../../shared/adapters/kafka-event-bus.adapter';
 const unknownTopicPartition = () => new KafkaJSProtocolError(Object.assign(new Error('This server does not host this topic-partition'), { type: 'UNKNOWN_TOPIC_OR_PARTITION', code: 3, retriable: true }));
 
 const bus = () =>
-  new KafkaEventBus({ brokers: ['127.0.0.1:1'], clientId: 't', partitions: 3, replicationFactor: 1, sessionTimeoutMs: 10_000, heartbeatIntervalMs: 1_000, logger: pino({ level: 'silent' }) });
+  new KafkaEventBus({ brokers: ['127.0.0.1:1'], clientId: 't', partitions: 3, replicationFactor: 1, sessionTimeoutMs: 10_000, heartbeatIntervalMs: 1_000, rebalanceTimeoutMs: 10_000, logger: pino({ level: 'silent' }) });
 
 describe('KafkaEventBus start-up next to a replica that is creating the topic', () => {
   it('waits until every partition has a leader before it subscribes', async () => {
