@@ -26,7 +26,8 @@ const { once } = require('node:events');
 const { parentPort, workerData } = require('node:worker_threads');
 const decodeHeic = require(workerData.module);
 (async () => {
-  const images = await decodeHeic.all({ buffer: workerData.input });
+  const input = typeof workerData.input === 'string' ? require('node:fs').readFileSync(workerData.input) : workerData.input;
+  const images = await decodeHeic.all({ buffer: input });
   try {
     const primary = images[0];
     if (!primary) return parentPort.postMessage({ kind: 'empty' });
@@ -45,9 +46,10 @@ const HEIC_DECODE_MODULE = require.resolve('heic-decode');
 
 /**
  * Decodes the primary image of an HEVC-coded HEIC off the main thread; null when the file holds none.
+ * A path is read whole by the worker (HEIC photos are a few MB), so the parent never holds the file.
  * `checkSize` sees the declared size before any pixel is decoded and refuses by throwing.
  */
-export function decodeHeic(input: Buffer, checkSize: (width: number, height: number) => void): Promise<DecodedHeic | null> {
+export function decodeHeic(input: Buffer | string, checkSize: (width: number, height: number) => void): Promise<DecodedHeic | null> {
   return new Promise((resolve, reject) => {
     const worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { module: HEIC_DECODE_MODULE, input } });
     let settled = false;

@@ -1,7 +1,8 @@
+import { access, open } from 'node:fs/promises';
 import sharp, { type Sharp } from 'sharp';
 import type { CropConfig, RenditionConfig } from '../../shared/config/config.schema';
 import { IngestError } from '../../shared/errors';
-import type { ImageType } from '../../shared/image/image-type';
+import { SNIFF_BYTES, sniffImageType, type ImageType } from '../../shared/image/image-type';
 import { decodeHeic } from './heic.decoder';
 
 export interface RenderLimits {
@@ -10,7 +11,8 @@ export interface RenderLimits {
 }
 
 export interface RenderRequest {
-  input: Buffer;
+  /** The original's bytes, or the path of a file holding them: sharp then reads it without the whole file in memory. */
+  input: Buffer | string;
   type: ImageType;
   crop?: CropConfig;
   renditions: readonly RenditionConfig[];
@@ -104,17 +106,41 @@ function masterScale(box: Box, renditions: readonly RenditionConfig[]): number {
   return Math.min(1, Math.max(...needed));
 }
 
+/** sharp's prebuilt libheif decodes AV1 (AVIF) but not HEVC; libheif in WASM does HEVC, on a worker. */
+const DECODERS: Record<ImageType, 'sharp' | 'hevc'> = {
+  jpeg: 'sharp',
+  png: 'sharp',
+  tiff: 'sharp',
+  webp: 'sharp',
+  avif: 'sharp',
+  heic: 'hevc',
+};
+
+async function head(input: Buffer | string): Promise<Buffer> {
+  if (typeof input !== 'string') return input.subarray(0, SNIFF_BYTES);
+  const file = await open(input, 'r');
+  try {
+    const buffer = Buffer.alloc(SNIFF_BYTES);
+    const { bytesRead } = await file.read(buffer, 0, SNIFF_BYTES, 0);
+    return buffer.subarray(0, bytesRead);
+  } finally {
+    await file.close();
+  }
+}
+
+async function decoder(request: RenderRequest): Promise<'sharp' | 'hevc'> {
+  // Originals stored before AVIF was a type of its own are labelled HEIC: their brands tell.
+  if (request.type === 'heic' && sniffImageType(await head(request.input)) === 'avif') return 'sharp';
+  return DECODERS[request.type];
+}
+
 async function decodeSource(request: RenderRequest): Promise<{ image: Sharp; width: number; height: number }> {
   const options = { limitInputPixels: request.limits.maxPixels, failOn: request.limits.failOn } as const;
-  if (request.type === 'heic') {
-    const brand = request.input.toString('latin1', 8, 12);
-    // sharp's prebuilt libheif decodes AV1 (AVIF) but not HEVC; libheif in WASM does HEVC.
-    if (!brand.startsWith('avi')) {
-      const decoded = await decodeHeic(request.input, (width, height) => checkPixels(width, height, request.limits));
-      if (!decoded) throw new IngestError('CORRUPT_IMAGE', 'HEIC file holds no image');
-      const { width, height, data } = decoded;
-      return { image: sharp(data, { raw: { width, height, channels: 4 }, ...options }), width, height };
-    }
+  if ((await decoder(request)) === 'hevc') {
+    const decoded = await decodeHeic(request.input, (width, height) => checkPixels(width, height, request.limits));
+    if (!decoded) throw new IngestError('CORRUPT_IMAGE', 'HEIC file holds no image');
+    const { width, height, data } = decoded;
+    return { image: sharp(data, { raw: { width, height, channels: 4 }, ...options }), width, height };
   }
   const image = sharp(request.input, options);
   const meta = await image.metadata();
@@ -129,6 +155,8 @@ async function decodeSource(request: RenderRequest): Promise<{ image: Sharp; wid
  * from those pixels: sharp's clone() would decode the original again for each output.
  */
 export async function renderImage(request: RenderRequest): Promise<RenderResult> {
+  // An unreadable path is a fault of ours, to be retried, not an image to dead-letter as CORRUPT_IMAGE.
+  if (typeof request.input === 'string') await access(request.input);
   try {
     const { image, width, height } = await decodeSource(request);
     const box = cropBox(request.crop, width, height);

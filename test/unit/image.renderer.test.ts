@@ -1,5 +1,9 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import exifr from 'exifr';
 import sharp from 'sharp';
+import { isRetriable } from '../../shared/errors';
 import type { RenditionConfig } from '../../shared/config/config.schema';
 import { renderImage } from '../../services/processor/image.renderer';
 import { cameraJpeg, pixelBombPng } from '../helpers/fixtures';
@@ -10,6 +14,13 @@ const renditions: RenditionConfig[] = [
   { name: 'preview', width: 1280, height: 1280, fit: 'inside', format: 'jpeg', position: 'centre', quality: 85, metadata: 'keep' },
 ];
 const limits = { maxPixels: 100_000_000, failOn: 'error' as const };
+const dir = mkdtempSync(path.join(tmpdir(), 'renderer-'));
+
+function saved(name: string, data: Buffer): string {
+  const file = path.join(dir, name);
+  writeFileSync(file, data);
+  return file;
+}
 
 describe('rendering', () => {
   it('writes every rendition at its size and format', async () => {
@@ -40,6 +51,11 @@ describe('rendering', () => {
       expect(Math.max(...preview.channels.map((c) => c.stdev))).toBeGreaterThan(10);
     });
 
+    it('decodes one handed over as a file path', async () => {
+      const result = await renderImage({ input: saved('iphone.heic', heic), type: 'heic', renditions, limits });
+      expect(result.outputs.map((o) => [o.name, o.width, o.height])).toEqual([['thumb', 256, 256], ['preview', 1280, 960]]);
+    });
+
     it('keeps the event loop turning while it decodes', async () => {
       let last = performance.now();
       let longestStall = 0;
@@ -61,6 +77,31 @@ describe('rendering', () => {
       const damaged = Buffer.concat([heic.subarray(0, 600), Buffer.alloc(4000, 0x42)]);
       await expect(renderImage({ input: damaged, type: 'heic', renditions, limits })).rejects.toMatchObject({ code: 'CORRUPT_IMAGE' });
     });
+  });
+
+  it('renders an original handed over as a file path just as from its bytes', async () => {
+    const jpeg = await cameraJpeg({ width: 3000, height: 2000, orientation: 6 });
+    const fromBytes = await renderImage({ input: jpeg, type: 'jpeg', renditions, limits });
+    const fromPath = await renderImage({ input: saved('camera.jpg', jpeg), type: 'jpeg', renditions, limits });
+    expect([fromPath.width, fromPath.height]).toEqual([2000, 3000]);
+    expect(fromPath.outputs.map((o) => [o.name, o.width, o.height])).toEqual(fromBytes.outputs.map((o) => [o.name, o.width, o.height]));
+    expect(fromPath.outputs[1].data.equals(fromBytes.outputs[1].data)).toBe(true);
+  });
+
+  it('decodes AVIF through sharp, labelled AVIF or, as originals stored before AVIF had a type of its own, HEIC', async () => {
+    const avif = await sharp(await cameraJpeg({ width: 900, height: 600 })).avif().toBuffer();
+    for (const input of [avif, saved('photo.avif', avif)]) {
+      for (const type of ['avif', 'heic'] as const) {
+        const result = await renderImage({ input, type, renditions, limits });
+        expect([type, result.width, result.height]).toEqual([type, 900, 600]);
+      }
+    }
+  });
+
+  it('leaves an original whose path cannot be read to be retried, instead of calling it corrupt', async () => {
+    const missing = renderImage({ input: path.join(dir, 'gone.jpg'), type: 'jpeg', renditions, limits });
+    await expect(missing).rejects.toMatchObject({ code: 'ENOENT' });
+    expect(isRetriable(await missing.catch((e: unknown) => e))).toBe(true);
   });
 
   it('never enlarges a small image', async () => {
