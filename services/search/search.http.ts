@@ -29,6 +29,8 @@ function imageUrl(id: string): string {
 function summary(doc: ImageDocument) {
   return {
     id: doc.id,
+    status: doc.status,
+    error: doc.error,
     capturedAt: doc.capturedAt,
     receivedAt: doc.receivedAt,
     camera: { make: doc.camera.make, model: doc.camera.model },

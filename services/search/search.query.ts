@@ -1,5 +1,5 @@
 import { IngestError } from '../../shared/errors';
-import type { ImageQuery, SortField } from '../../shared/ports/image-index.port';
+import { IMAGE_STATUSES, type ImageQuery, type ImageStatus, type SortField } from '../../shared/ports/image-index.port';
 
 const SORTS: Record<string, { field: SortField; order: 'asc' | 'desc' }> = {
   capturedAt: { field: 'capturedAt', order: 'asc' },
@@ -8,7 +8,7 @@ const SORTS: Record<string, { field: SortField; order: 'asc' | 'desc' }> = {
   '-receivedAt': { field: 'receivedAt', order: 'desc' },
 };
 
-const PARAMETERS = new Set(['q', 'account', 'make', 'model', 'from', 'to', 'bbox', 'sort', 'page', 'size']);
+const PARAMETERS = new Set(['q', 'account', 'make', 'model', 'from', 'to', 'bbox', 'status', 'sort', 'page', 'size']);
 export const MAX_PAGE_SIZE = 100;
 
 function invalid(name: string, message: string): IngestError {
@@ -39,6 +39,13 @@ function text(params: URLSearchParams, name: string): string | undefined {
   return raw || undefined;
 }
 
+function status(params: URLSearchParams): ImageStatus | undefined {
+  const raw = params.get('status');
+  if (raw === null || raw === '') return undefined;
+  if (!IMAGE_STATUSES.includes(raw as ImageStatus)) throw invalid('status', `must be one of ${IMAGE_STATUSES.join(', ')}`);
+  return raw as ImageStatus;
+}
+
 /** Parses `GET /api/images` parameters; a bad one is a 400 that names it. */
 export function parseImageQuery(params: URLSearchParams): ImageQuery {
   for (const name of params.keys()) {
@@ -51,6 +58,7 @@ export function parseImageQuery(params: URLSearchParams): ImageQuery {
     model: text(params, 'model'),
     from: date(params, 'from'),
     to: date(params, 'to'),
+    status: status(params),
     sort: SORTS['-receivedAt'],
     page: integer(params, 'page', 1, 10_000, 1),
     size: integer(params, 'size', 1, MAX_PAGE_SIZE, 20),

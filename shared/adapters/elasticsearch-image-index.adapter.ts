@@ -1,9 +1,21 @@
 import { createHash } from 'node:crypto';
+import { isDeepStrictEqual } from 'node:util';
 import { Client, errors } from '@elastic/elasticsearch';
 import type { ImageFailedEvent, ImageProcessedEvent } from '../contracts/events';
-import { IngestError, errorMessage } from '../errors';
-import { captureInstant, documentTerms, failureKey, mergeDocument, normalizeKeyword, searchTerms } from '../index-document';
-import type { ImageDocument, ImageIndex, ImageQuery, SearchResult, SortField } from '../ports/image-index.port';
+import { IngestError, errorMessage, isProgrammingError } from '../errors';
+import {
+  captureInstant,
+  documentTerms,
+  failedImage,
+  failureKey,
+  mergeFailed,
+  mergeProcessed,
+  normalizeKeyword,
+  searchTerms,
+  upgradeDocument,
+  type StoredDocument,
+} from '../index-document';
+import type { ImageDocument, ImageIndex, ImageQuery, ImageStatus, SearchResult, SortField } from '../ports/image-index.port';
 
 export interface ElasticsearchImageIndexOptions {
   node: string;
@@ -18,7 +30,9 @@ export interface ElasticsearchImageIndexOptions {
 /** The indexed form: filter fields beside the whole document, which is stored but not indexed. */
 interface Indexed {
   id: string;
-  doc: ImageDocument;
+  /** An index written by an earlier version may hold documents of an older shape (and no status). */
+  doc: StoredDocument;
+  status: ImageStatus;
   captured: number | null;
   received: number;
   make: string | null;
@@ -39,6 +53,8 @@ const IMAGE_MAPPINGS = {
     received: { type: 'date', format: 'epoch_millis' },
     make: { type: 'keyword' },
     model: { type: 'keyword' },
+    // Added in v1.1; documents indexed before it have none and count as processed.
+    status: { type: 'keyword' },
     accounts: { type: 'keyword' },
     // Words pre-split by searchTerms(), exactly as the embedded index stores them.
     terms: { type: 'keyword' },
@@ -55,8 +71,10 @@ const FAILURE_MAPPINGS = {
   },
 } as const;
 
+/** One waiting write: how it changes the image's document. */
 interface Pending {
-  event: ImageProcessedEvent;
+  id: string;
+  merge: (existing: ImageDocument | null) => ImageDocument;
   resolve: () => void;
   reject: (error: unknown) => void;
 }
@@ -68,9 +86,24 @@ function indexError(action: string, error: unknown): IngestError {
 }
 
 /**
+ * A refused bulk item. A 4xx other than 409 (conflict) and 429 (rejected for load) says this
+ * document can never be indexed (e.g. 400 document_parsing_exception): retrying would block its key
+ * for ever, so it is permanent and the consumer runner dead-letters it. Anything else is the index's
+ * trouble and is retried.
+ */
+function bulkItemError(id: string, status: number, cause: { type: string; reason?: string | null }): IngestError {
+  const message = `cannot index ${id}: ${cause.type}: ${cause.reason ?? ''}`;
+  if (status >= 400 && status < 500 && status !== 409 && status !== 429) {
+    return new IngestError('INVALID_EVENT', message, { retriable: false, cause });
+  }
+  return new IngestError('INDEX_UNAVAILABLE', message, { retriable: true, cause });
+}
+
+/**
  * Elasticsearch 8. Upserts are gathered into _bulk requests; a re-upload's sources merge in the
  * application (no Painless) under optimistic concurrency: the write names the seq_no/primary_term it
- * read and a conflict re-reads and merges again.
+ * read and a conflict re-reads and merges again. Upserts of one image in the same window merge into
+ * one write, in the order they were made.
  */
 export class ElasticsearchImageIndex implements ImageIndex {
   private readonly client: Client;
@@ -80,22 +113,25 @@ export class ElasticsearchImageIndex implements ImageIndex {
   private timer: NodeJS.Timeout | null = null;
 
   constructor(private readonly options: ElasticsearchImageIndexOptions) {
-    this.client = new Client({ node: options.node, auth: options.auth, maxRetries: 3, requestTimeout: 30_000 });
+    // One retry budget per layer: the consumer runner retries with backoff and jitter and decides
+    // when to give up, so the client retries once (a dropped connection, another node) and fails fast.
+    this.client = new Client({ node: options.node, auth: options.auth, maxRetries: 1, requestTimeout: 10_000 });
     this.failuresIndex = `${options.index}-failures`;
   }
 
   upsert(event: ImageProcessedEvent): Promise<void> {
-    return new Promise<void>((resolve, reject) => {
-      this.queue.push({ event, resolve, reject });
-      this.timer ??= setTimeout(() => void this.flush(), this.options.bulkWindowMs);
-    });
+    return this.enqueue(event.id, (existing) => mergeProcessed(existing, event));
+  }
+
+  async upsertFailed(event: ImageFailedEvent): Promise<void> {
+    return this.enqueue(failedImage(event).id, (existing) => mergeFailed(existing, event));
   }
 
   async get(id: string): Promise<ImageDocument | null> {
     await this.ensureIndices();
     try {
       const hit = await this.client.get<Indexed>({ index: this.options.index, id }, { ignore: [404] });
-      return hit.found ? hit._source!.doc : null;
+      return hit.found ? upgradeDocument(hit._source!.doc) : null;
     } catch (error) {
       throw indexError(`read ${id}`, error);
     }
@@ -114,6 +150,11 @@ export class ElasticsearchImageIndex implements ImageIndex {
       // Elasticsearch reads a box whose left edge is east of its right edge as crossing the antimeridian.
       filter.push({ geo_bounding_box: { location: { top_left: { lat: maxLat, lon: minLon }, bottom_right: { lat: minLat, lon: maxLon } } } });
     }
+    if (query.status === 'failed') filter.push({ term: { status: 'failed' } });
+    if (query.status === 'processed') {
+      // Documents indexed before statuses existed have none and are processed ones.
+      filter.push({ bool: { should: [{ term: { status: 'processed' } }, { bool: { must_not: { exists: { field: 'status' } } } }], minimum_should_match: 1 } });
+    }
     try {
       const result = await this.client.search<Indexed>({
         index: this.options.index,
@@ -124,7 +165,7 @@ export class ElasticsearchImageIndex implements ImageIndex {
         track_total_hits: true,
       });
       const total = typeof result.hits.total === 'number' ? result.hits.total : (result.hits.total?.value ?? 0);
-      return { total, items: result.hits.hits.map((hit) => hit._source!.doc) };
+      return { total, items: result.hits.hits.map((hit) => upgradeDocument(hit._source!.doc)) };
     } catch (error) {
       throw indexError('search', error);
     }
@@ -169,52 +210,59 @@ export class ElasticsearchImageIndex implements ImageIndex {
     await this.client.close();
   }
 
-  /** Sends the gathered upserts as one _bulk; one image twice in a batch waits for the next. */
+  private enqueue(id: string, merge: Pending['merge']): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      this.queue.push({ id, merge, resolve, reject });
+      this.timer ??= setTimeout(() => void this.flush(), this.options.bulkWindowMs);
+    });
+  }
+
+  /** Sends the gathered upserts as one _bulk, one write per image. */
   private async flush(): Promise<void> {
     this.timer = null;
-    const batch: Pending[] = [];
-    const later: Pending[] = [];
-    const ids = new Set<string>();
-    for (const pending of this.queue) {
-      if (ids.has(pending.event.id)) later.push(pending);
-      else {
-        ids.add(pending.event.id);
-        batch.push(pending);
-      }
-    }
-    this.queue = later;
-    if (later.length > 0) this.timer = setTimeout(() => void this.flush(), this.options.bulkWindowMs);
+    const batch = this.queue;
+    this.queue = [];
     if (batch.length === 0) return;
+    const byImage = new Map<string, Pending[]>();
+    for (const pending of batch) byImage.set(pending.id, [...(byImage.get(pending.id) ?? []), pending]);
     try {
       await this.ensureIndices();
-      await this.writeBatch(batch);
+      await this.writeBatch([...byImage.values()]);
     } catch (error) {
-      batch.forEach((p) => p.reject(error instanceof IngestError ? error : indexError('index', error)));
+      const failure = error instanceof IngestError || isProgrammingError(error) ? error : indexError('index', error);
+      batch.forEach((p) => p.reject(failure));
     }
   }
 
-  private async writeBatch(batch: Pending[]): Promise<void> {
-    let remaining = batch;
+  /** Each group holds the pending writes of one image; a group that changes nothing is not written. */
+  private async writeBatch(groups: Pending[][]): Promise<void> {
+    const settle = (group: Pending[], error?: IngestError) => group.forEach((p) => (error ? p.reject(error) : p.resolve()));
+    let remaining = groups;
     for (let attempt = 0; remaining.length > 0; attempt++) {
       if (attempt >= 5) throw new IngestError('INDEX_UNAVAILABLE', 'too many concurrent updates of the same images', { retriable: true });
-      const { docs } = await this.client.mget<Indexed>({ index: this.options.index, ids: remaining.map((p) => p.event.id) });
+      const { docs } = await this.client.mget<Indexed>({ index: this.options.index, ids: remaining.map((group) => group[0].id) });
       const operations: object[] = [];
-      remaining.forEach((pending, i) => {
+      const writing: Pending[][] = [];
+      remaining.forEach((group, i) => {
         const current = docs[i] as { found?: boolean; _source?: Indexed; _seq_no?: number; _primary_term?: number };
-        const doc = mergeDocument(current.found ? current._source!.doc : null, pending.event);
+        const stored = current.found ? current._source!.doc : null;
+        const doc = group.reduce<ImageDocument | null>((merged, pending) => pending.merge(merged), stored && upgradeDocument(stored))!;
+        if (isDeepStrictEqual(doc, stored)) return settle(group);
         const action = current.found
           ? { index: { _index: this.options.index, _id: doc.id, if_seq_no: current._seq_no, if_primary_term: current._primary_term } }
           : { create: { _index: this.options.index, _id: doc.id } };
         operations.push(action, this.toIndexed(doc));
+        writing.push(group);
       });
+      if (operations.length === 0) return;
       const result = await this.client.bulk({ operations, refresh: this.options.refresh === 'wait_for' ? 'wait_for' : false });
-      const conflicts: Pending[] = [];
+      const conflicts: Pending[][] = [];
       result.items.forEach((item, i) => {
         const outcome = item.index ?? item.create;
-        const pending = remaining[i];
-        if (!outcome?.error) pending.resolve();
-        else if (outcome.status === 409) conflicts.push(pending);
-        else pending.reject(indexError(`index ${pending.event.id}`, new Error(`${outcome.error.type}: ${outcome.error.reason}`)));
+        const group = writing[i];
+        if (!outcome?.error) settle(group);
+        else if (outcome.status === 409) conflicts.push(group);
+        else settle(group, bulkItemError(group[0].id, outcome.status, outcome.error));
       });
       remaining = conflicts;
     }
@@ -228,6 +276,7 @@ export class ElasticsearchImageIndex implements ImageIndex {
       received: Date.parse(doc.receivedAt),
       make: normalizeKeyword(doc.camera.make),
       model: normalizeKeyword(doc.camera.model),
+      status: doc.status,
       accounts: [...new Set(doc.sources.map((s) => s.account))],
       terms: documentTerms(doc),
       location: doc.gps ? { lat: doc.gps.lat, lon: doc.gps.lon } : null,
@@ -243,7 +292,10 @@ export class ElasticsearchImageIndex implements ImageIndex {
         [this.failuresIndex, FAILURE_MAPPINGS],
       ] as const) {
         await this.client.indices.putIndexTemplate({ name: `${index}-template`, index_patterns: [index], priority: 100, template: { settings, mappings } });
-        if (!(await this.client.indices.exists({ index }))) {
+        if (await this.client.indices.exists({ index })) {
+          // The mapping is strict: an index an earlier version created must learn the fields added since.
+          await this.client.indices.putMapping({ index, ...mappings });
+        } else {
           await this.client.indices.create({ index }, { ignore: [400] });
         }
       }

@@ -1,8 +1,36 @@
 import type { ImageFailedEvent, ImageProcessedEvent, ImageSource } from '../contracts/events';
 
-/** What the index keeps of an image: the latest processing result plus every source that sent it. */
-export interface ImageDocument extends Omit<ImageProcessedEvent, 'schema' | 'source'> {
-  sources: ImageSource[];
+/** `failed`: the original is stored but could not be processed; it is indexed with what could be read. */
+export const IMAGE_STATUSES = ['processed', 'failed'] as const;
+export type ImageStatus = (typeof IMAGE_STATUSES)[number];
+
+/**
+ * One file that delivered the image: unique per (account, path). The ImageSource fields describe its
+ * first receipt; a re-send of the same file counts here instead of adding a source.
+ */
+export interface IndexedSource extends ImageSource {
+  /** Deliveries counted: a re-send after `lastSeenAt` (or before `firstSeenAt`) counts, a replay does not. */
+  count: number;
+  firstSeenAt: string;
+  lastSeenAt: string;
+}
+
+/**
+ * What the index keeps of an image: the latest processing result (or, for a failed image, what could
+ * be read of it) plus every file that sent it.
+ */
+export interface ImageDocument
+  extends Omit<ImageProcessedEvent, 'schema' | 'source' | 'width' | 'height' | 'processedAt' | 'processingMs'> {
+  status: ImageStatus;
+  /** Why processing failed; null for a processed image. */
+  error: { code: string; message: string } | null;
+  /** Null when the pixels could not be decoded. */
+  width: number | null;
+  height: number | null;
+  processedAt: string | null;
+  processingMs: number | null;
+  sources: IndexedSource[];
+  /** Over all sources. `receivedAt` is the first of them. */
   firstSeenAt: string;
   lastSeenAt: string;
 }
@@ -28,6 +56,8 @@ export interface ImageQuery {
   from?: Date;
   to?: Date;
   bbox?: BoundingBox;
+  /** Documents indexed before statuses existed count as processed. */
+  status?: ImageStatus;
   sort: { field: SortField; order: 'asc' | 'desc' };
   /** 1-based. */
   page: number;
@@ -40,8 +70,17 @@ export interface SearchResult {
 }
 
 export interface ImageIndex {
-  /** Creates or merges: the same image again adds its source and keeps first/last seen. Idempotent. */
+  /**
+   * Creates or merges: the processed result replaces the metadata (also of a failed image) and the
+   * event's file is counted in its source. Idempotent: a replayed event changes nothing.
+   */
   upsert(event: ImageProcessedEvent): Promise<void>;
+  /**
+   * Indexes an image that could not be processed, with status `failed`, its error and whatever
+   * metadata could be read; for an image already processed it only counts the source. Call it only
+   * for events with `id` and `image` (others are refused with a permanent INVALID_EVENT). Idempotent.
+   */
+  upsertFailed(event: ImageFailedEvent): Promise<void>;
   get(id: string): Promise<ImageDocument | null>;
   search(query: ImageQuery): Promise<SearchResult>;
   /** Keeps a dead letter for the operators' view; idempotent for a replayed event. */

@@ -1,5 +1,6 @@
+import type { ImageFailedEvent, ImageProcessedEvent } from '../../shared/contracts/events';
 import type { ImageIndex, ImageQuery } from '../../shared/ports/image-index.port';
-import { failedEvent, processedEvent, source } from '../helpers/events';
+import { failedEvent, failedImageEvent, fakeId, processedEvent, source } from '../helpers/events';
 
 export interface ImageIndexHarness {
   /** A fresh, empty index for one test. */
@@ -8,6 +9,12 @@ export interface ImageIndexHarness {
 }
 
 const query = (q: Partial<ImageQuery> = {}): ImageQuery => ({ sort: { field: 'receivedAt', order: 'desc' }, page: 1, size: 20, ...q });
+
+/** `hours` after 2025-03-01T10:00:00Z, as receivedAt values are written. */
+const at = (hours: number) => new Date(Date.UTC(2025, 2, 1, 10) + hours * 3_600_000).toISOString();
+
+type Delivery = { processed: ImageProcessedEvent } | { failed: ImageFailedEvent };
+const deliver = (index: ImageIndex, d: Delivery) => ('processed' in d ? index.upsert(d.processed) : index.upsertFailed(d.failed));
 
 /** One behaviour spec for every ImageIndex adapter: the search API must answer the same on each. */
 export function imageIndexContract(name: string, makeHarness: () => Promise<ImageIndexHarness>): void {
@@ -42,7 +49,9 @@ export function imageIndexContract(name: string, makeHarness: () => Promise<Imag
         keywords: ['harbour'],
         locations: event.locations,
         renditions: event.renditions,
-        sources: [event.source],
+        status: 'processed',
+        error: null,
+        sources: [{ ...event.source, count: 1, firstSeenAt: event.source.receivedAt, lastSeenAt: event.source.receivedAt }],
         firstSeenAt: event.source.receivedAt,
         lastSeenAt: event.source.receivedAt,
       });
@@ -62,6 +71,143 @@ export function imageIndexContract(name: string, makeHarness: () => Promise<Imag
       expect(doc?.receivedAt).toBe('2025-03-01T10:00:00.000Z');
       expect((await index.search(query())).total).toBe(1);
       expect(await ids({ account: 'partner' })).toEqual([first.id]);
+    });
+
+    it('counts a file sent again and again in its one source, and a replay of any delivery changes nothing', async () => {
+      const first = processedEvent({ source: source({ receivedAt: at(0) }) });
+      const resends = Array.from({ length: 1000 }, (_, i) => ({ ...first, source: { ...first.source, receivedAt: at(i) } }));
+      // All at once, as a consumer with a backlog hands them over.
+      await Promise.all(resends.map((e) => index.upsert(e)));
+      const doc = await index.get(first.id);
+      expect(doc?.sources).toEqual([{ ...first.source, count: 1000, firstSeenAt: at(0), lastSeenAt: at(999) }]);
+      expect(doc).toMatchObject({ receivedAt: at(0), firstSeenAt: at(0), lastSeenAt: at(999) });
+      for (const replay of [resends[999], resends[0], resends[500]]) await index.upsert(replay);
+      expect(await index.get(first.id)).toEqual(doc);
+    });
+
+    it('keeps one source per account and path, each with its own count and first/last seen', async () => {
+      const a = processedEvent({ source: source({ path: '/DCIM/IMG_0001.JPG', receivedAt: at(0) }) });
+      const copy = { ...a, source: source({ path: '/backup/IMG_0001.JPG', receivedAt: at(1) }) };
+      const otherAccount = { ...a, source: source({ account: 'partner', path: '/DCIM/IMG_0001.JPG', receivedAt: at(2) }) };
+      const aAgain = { ...a, source: { ...a.source, receivedAt: at(3) } };
+      for (const e of [a, copy, otherAccount, aAgain]) await index.upsert(e);
+      const doc = await index.get(a.id);
+      expect(doc?.sources.map((s) => [s.account, s.path, s.count, s.firstSeenAt, s.lastSeenAt])).toEqual([
+        ['cam1', '/DCIM/IMG_0001.JPG', 2, at(0), at(3)],
+        ['cam1', '/backup/IMG_0001.JPG', 1, at(1), at(1)],
+        ['partner', '/DCIM/IMG_0001.JPG', 1, at(2), at(2)],
+      ]);
+      expect(doc).toMatchObject({ receivedAt: at(0), firstSeenAt: at(0), lastSeenAt: at(3) });
+    });
+
+    it('takes a delivery before a source was first seen as its first receipt, and one within its bounds as a replay', async () => {
+      const late = processedEvent({ source: source({ receivedAt: at(48), remoteAddress: '10.0.0.3' }) });
+      const early = { ...late, source: source({ receivedAt: at(0), remoteAddress: '10.0.0.1' }) };
+      const between = { ...late, source: source({ receivedAt: at(24), remoteAddress: '10.0.0.2' }) };
+      await index.upsert(late);
+      await index.upsert(early);
+      const doc = await index.get(late.id);
+      expect(doc?.sources).toEqual([{ ...early.source, count: 2, firstSeenAt: at(0), lastSeenAt: at(48) }]);
+      expect(doc).toMatchObject({ receivedAt: at(0), firstSeenAt: at(0), lastSeenAt: at(48) });
+      await index.upsert(between);
+      expect(await index.get(late.id)).toEqual(doc);
+    });
+
+    it('indexes an image that could not be processed with what could be read, its error and its original', async () => {
+      const event = failedImageEvent({ source: source({ path: '/DCIM/BROKEN_0001.JPG', receivedAt: at(0) }) });
+      const image = event.image!;
+      await index.upsertFailed(event);
+      const doc = await index.get(event.id!);
+      expect(doc).toEqual({
+        id: event.id,
+        receivedAt: at(0),
+        original: image.original,
+        capturedAt: image.capturedAt,
+        camera: image.camera,
+        gps: null,
+        width: null,
+        height: null,
+        orientation: null,
+        exposure: { exposureTime: null, fNumber: null, iso: null, focalLength: null, lensModel: null, software: null },
+        keywords: [],
+        caption: null,
+        title: null,
+        creator: null,
+        copyright: null,
+        renditions: [],
+        locations: [{ role: 'original', name: 'original', ...image.original.location }],
+        processedAt: null,
+        processingMs: null,
+        status: 'failed',
+        error: event.error,
+        sources: [{ ...event.source, count: 1, firstSeenAt: at(0), lastSeenAt: at(0) }],
+        firstSeenAt: at(0),
+        lastSeenAt: at(0),
+      });
+      expect(await ids({ text: 'broken_0001' })).toEqual([event.id]);
+      expect(await ids({ make: 'canon', from: new Date('2025-03-01T08:00:00Z'), status: 'failed' })).toEqual([event.id]);
+      await index.upsertFailed(event);
+      expect(await index.get(event.id!)).toEqual(doc);
+    });
+
+    it('refuses to index a failed event without an id or an image, as a permanent error', async () => {
+      const refusal = { code: 'INVALID_EVENT', retriable: false };
+      await expect(index.upsertFailed(failedEvent())).rejects.toMatchObject(refusal);
+      await expect(index.upsertFailed({ ...failedImageEvent(), id: null })).rejects.toMatchObject(refusal);
+      expect((await index.search(query())).total).toBe(0);
+    });
+
+    it('lets a processed result win over a failure in either order, keeping both sources', async () => {
+      const failed = failedImageEvent({ source: source({ account: 'north', receivedAt: at(0) }) });
+      const processed = processedEvent({ id: failed.id!, source: source({ account: 'south', receivedAt: at(1) }) });
+      await index.upsertFailed(failed);
+      await index.upsert(processed);
+      const doc = await index.get(processed.id);
+      expect(doc).toMatchObject({ status: 'processed', error: null, width: 1600, height: 1200, renditions: processed.renditions, locations: processed.locations, processedAt: processed.processedAt });
+      expect(doc?.sources.map((s) => [s.account, s.count])).toEqual([['north', 1], ['south', 1]]);
+
+      const reversed = await harness.create();
+      try {
+        await reversed.upsert(processed);
+        await reversed.upsertFailed(failed);
+        expect(await reversed.get(processed.id)).toEqual(doc);
+      } finally {
+        await reversed.close();
+      }
+    });
+
+    it('converges to the same document when the topic is replayed from any offset', async () => {
+      const id = fakeId();
+      const a = source({ path: '/a.jpg' });
+      const b = source({ account: 'partner', path: '/b.jpg' });
+      const topic: Delivery[] = [
+        { failed: failedImageEvent({ id, source: { ...a, receivedAt: at(0) } }) },
+        { processed: processedEvent({ id, source: { ...b, receivedAt: at(1) } }) },
+        { processed: processedEvent({ id, source: { ...a, receivedAt: at(2) } }) },
+        { failed: failedImageEvent({ id, source: { ...a, receivedAt: at(3) } }) },
+        { processed: processedEvent({ id, source: { ...b, receivedAt: at(4) } }) },
+      ];
+      for (const d of topic) await deliver(index, d);
+      const doc = await index.get(id);
+      expect(doc?.status).toBe('processed');
+      expect(doc?.sources.map((s) => [s.path, s.count, s.firstSeenAt, s.lastSeenAt])).toEqual([
+        ['/a.jpg', 3, at(0), at(3)],
+        ['/b.jpg', 2, at(1), at(4)],
+      ]);
+      for (let offset = topic.length - 1; offset >= 0; offset--) {
+        for (const d of topic.slice(offset)) await deliver(index, d);
+        expect(await index.get(id)).toEqual(doc);
+      }
+    });
+
+    it('filters by status', async () => {
+      const processed = processedEvent();
+      const failed = failedImageEvent();
+      await index.upsert(processed);
+      await index.upsertFailed(failed);
+      expect(await ids({ status: 'processed' })).toEqual([processed.id]);
+      expect(await ids({ status: 'failed' })).toEqual([failed.id]);
+      expect((await ids({})).sort()).toEqual([processed.id, failed.id].sort());
     });
 
     it('matches every word of q against paths, camera, keywords and caption, ignoring case', async () => {

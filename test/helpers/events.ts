@@ -45,6 +45,22 @@ export function processedEvent(overrides: Partial<ImageProcessedEvent> = {}): Im
   };
 }
 
+/**
+ * A processor failure whose original is stored and partly readable: camera and capture time were
+ * read, the pixels could not be decoded.
+ */
+export function failedImageEvent(overrides: Partial<ImageFailedEvent> = {}): ImageFailedEvent {
+  const id = overrides.id ?? fakeId();
+  const src = overrides.source ?? source();
+  const { original } = processedEvent({ id });
+  return failedEvent({
+    id,
+    source: src,
+    image: { receivedAt: src.receivedAt, original, capturedAt: '2025-03-01T09:58:00+01:00', camera: { make: 'Canon', model: 'EOS R5', serial: null } },
+    ...overrides,
+  });
+}
+
 export function failedEvent(overrides: Partial<ImageFailedEvent> = {}): ImageFailedEvent {
   return {
     schema: SCHEMAS.failed,

@@ -9,7 +9,7 @@ import { SqliteImageIndex } from '../../shared/adapters/sqlite-image-index.adapt
 import { loadConfig } from '../../shared/config/config.loader';
 import type { ImageIndex } from '../../shared/ports/image-index.port';
 import { SearchHttpServer } from '../../services/search/search.http';
-import { failedEvent, processedEvent, source } from '../helpers/events';
+import { failedEvent, failedImageEvent, processedEvent, source } from '../helpers/events';
 import { stackEnv } from '../helpers/stack';
 
 /** The same images behind the same API, once on each index: every answer must be identical. */
@@ -33,6 +33,12 @@ describe('the search API answers the same on Elasticsearch as on the embedded in
     );
     const again = { ...events[3], source: source({ account: 'partner', path: '/in/copy.jpg', receivedAt: '2025-02-01T00:00:00.000Z' }) };
     const failure = failedEvent({ failedAt: '2025-03-01T10:00:00.000Z' });
+    // Images whose pixels could not be decoded; the last one's bytes were processed from another upload.
+    const failedImages = [
+      failedImageEvent({ source: source({ account: 'north', path: '/DCIM/BROKEN_0001.JPG', receivedAt: '2025-01-01T00:01:00.000Z' }) }),
+      failedImageEvent({ source: source({ account: 'south', path: '/DCIM/BROKEN_0002.JPG', receivedAt: '2025-01-01T00:02:00.000Z' }), error: { code: 'PIXEL_LIMIT', message: 'too many pixels' } }),
+      failedImageEvent({ id: events[5].id, source: source({ account: 'partner', path: '/in/broken-copy.jpg', receivedAt: '2025-02-02T00:00:00.000Z' }) }),
+    ];
     const dir = mkdtempSync(path.join(tmpdir(), 'parity-'));
     indexes.push(
       new SqliteImageIndex(path.join(dir, 'index.sqlite')),
@@ -41,6 +47,10 @@ describe('the search API answers the same on Elasticsearch as on the embedded in
     for (const index of indexes) {
       await Promise.all(events.map((e) => index.upsert(e)));
       await index.upsert(again);
+      await Promise.all(failedImages.map((e) => index.upsertFailed(e)));
+      // A re-send of the same file, and a replay of the first delivery.
+      await index.upsert({ ...events[0], source: { ...events[0].source, receivedAt: '2025-03-01T00:00:00.000Z' } });
+      await index.upsert(events[0]);
       await index.recordFailure(failure);
       const server = new SearchHttpServer({ config, index, store: new LocalObjectStore(dir), logger: pino({ level: 'silent' }) });
       servers.push(server);
@@ -74,6 +84,14 @@ describe('the search API answers the same on Elasticsearch as on the embedded in
     'bbox=170,-90,-170,90',
     'q=harbour&make=fujifilm&bbox=-180,-90,180,90&sort=capturedAt',
     'size=0',
+    'status=processed&size=100',
+    'status=failed',
+    'status=failed&account=south',
+    'status=failed&q=broken',
+    'status=processed&q=broken',
+    'status=processed&make=canon&sort=capturedAt',
+    'q=img_0000',
+    'status=unknown',
   ])('GET /api/images?%s', async (query) => {
     const [embedded, elastic] = await Promise.all(bases.map(async (base) => {
       const response = await fetch(`${base}/api/images?${query}`);
@@ -81,6 +99,13 @@ describe('the search API answers the same on Elasticsearch as on the embedded in
     }));
     expect(elastic).toEqual(embedded);
     if (embedded.status === 200) expect((embedded.body as { total: number }).total).toBeGreaterThan(0);
+  });
+
+  it('lists each image with its status and, for a failed one, its error', async () => {
+    const [embedded, elastic] = await Promise.all(bases.map(async (base) => (await fetch(`${base}/api/images?status=failed`)).json()));
+    expect(elastic).toEqual(embedded);
+    const items = (embedded as { items: { status: string; error: { code: string } | null }[] }).items;
+    expect(items.map((i) => [i.status, i.error?.code])).toEqual([['failed', 'PIXEL_LIMIT'], ['failed', 'CORRUPT_IMAGE']]);
   });
 
   it('GET /api/failures', async () => {

@@ -8,7 +8,7 @@ describe('search query parameters', () => {
   });
 
   it('reads every filter', () => {
-    expect(parse('q=harbour&account=cam1&make=Canon&model=R5&from=2024-01-01&to=2024-01-31T23:59:59&bbox=-10,40,5.5,52&sort=capturedAt&page=3&size=50')).toEqual({
+    expect(parse('q=harbour&account=cam1&make=Canon&model=R5&from=2024-01-01&to=2024-01-31T23:59:59&bbox=-10,40,5.5,52&status=failed&sort=capturedAt&page=3&size=50')).toEqual({
       text: 'harbour',
       account: 'cam1',
       make: 'Canon',
@@ -16,13 +16,21 @@ describe('search query parameters', () => {
       from: new Date('2024-01-01T00:00:00Z'),
       to: new Date('2024-01-31T23:59:59Z'),
       bbox: { minLon: -10, minLat: 40, maxLon: 5.5, maxLat: 52 },
+      status: 'failed',
       sort: { field: 'capturedAt', order: 'asc' },
       page: 3,
       size: 50,
     });
   });
 
+  it('filters by either status, and by none when it is empty', () => {
+    expect(parse('status=processed').status).toBe('processed');
+    expect(parse('status=').status).toBeUndefined();
+  });
+
   it.each([
+    ['status=FAILED', /^status: must be one of processed, failed/],
+    ['status=deleted', /^status: /],
     ['bbox=1,2,3', /^bbox: /],
     ['bbox=0,50,1,40', /^bbox: /],
     ['bbox=0,a,1,2', /^bbox: /],
