@@ -92,7 +92,8 @@ export function consumerRunnerContract(name: string, makeHarness: () => Promise<
       const sentinel = ingested();
       await bus.publish(topics.ingested, sentinel.id, sentinel);
       await waitFor(() => handled.includes(sentinel.id), 30_000, 'a later message');
-      expect(handled).toEqual([...events.map((e) => e.id), sentinel.id]);
+      // Order holds per key only: on Kafka these keys sit on different partitions.
+      expect(handled.sort()).toEqual([...events.map((e) => e.id), sentinel.id].sort());
       expect(dead).toEqual([]);
     });
 
@@ -149,11 +150,11 @@ export function consumerRunnerContract(name: string, makeHarness: () => Promise<
       });
       const dead = await deadLetters();
       await waitFor(() => dead.length === 2, 30_000, 'two dead letters');
-      expect(calls).toEqual([a.id, b.id]);
-      expect(dead.map((d) => [d.id, d.error.code, d.attempts])).toEqual([
-        [a.id, 'PIXEL_LIMIT', 1],
-        [b.id, 'INTERNAL_ERROR', 1],
-      ]);
+      expect(calls.sort()).toEqual([a.id, b.id].sort());
+      expect(Object.fromEntries(dead.map((d) => [d.id, [d.error.code, d.attempts]]))).toEqual({
+        [a.id]: ['PIXEL_LIMIT', 1],
+        [b.id]: ['INTERNAL_ERROR', 1],
+      });
     });
 
     it('dead-letters an event that fails its JSON Schema without calling the handler', async () => {

@@ -1,6 +1,6 @@
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
@@ -20,6 +20,7 @@ import { heicFromJpeg } from '../helpers/heic';
 import { PASSWORD, startTestApp, type TestApp } from '../helpers/app';
 import { RawFtp } from '../helpers/raw-ftp';
 import { assertEvent } from '../helpers/schemas';
+import { undecodableJpeg } from '../helpers/undecodable';
 import { waitFor } from '../helpers/wait';
 
 const run = promisify(execFile);
@@ -209,10 +210,26 @@ describe('the one-process pipeline, from FTP upload to search', () => {
     await upload('/bomb.png', pixelBombPng());
     expect(await failure((f) => f.source.path === '/bomb.png')).toMatchObject({ stage: 'processor', error: { code: 'PIXEL_LIMIT' } });
 
-    const jpeg = await cameraJpeg({ seed: 8 });
-    const garbled = Buffer.concat([jpeg.subarray(0, 200), Buffer.alloc(5000, 0x55), Buffer.from([0xff, 0xd9])]);
+    const garbled = undecodableJpeg(await cameraJpeg({ seed: 8, make: 'Olympus', model: 'D-320L' }));
     await upload('/garbled.jpg', garbled);
-    expect(await failure((f) => f.source.path === '/garbled.jpg')).toMatchObject({ stage: 'processor', error: { code: 'CORRUPT_IMAGE' } });
+    expect(await failure((f) => f.source.path === '/garbled.jpg')).toMatchObject({ stage: 'processor', error: { code: 'CORRUPT_IMAGE' }, attempts: 1 });
+    // Stored, so findable: by its camera, with the failure, and by status.
+    const doc = await searchable(sha256(garbled));
+    expect(doc).toMatchObject({ status: 'failed', error: { code: 'CORRUPT_IMAGE' }, camera: { make: 'Olympus', model: 'D-320L' }, renditions: [] });
+    const { body } = await t.api<Page>('/api/images?status=failed&make=olympus');
+    expect(body.items.map((i) => i.id)).toEqual([sha256(garbled)]);
+  });
+
+  it('counts a resend of the same bytes to the same path as the same source', async () => {
+    const jpeg = await cameraJpeg({ seed: 23 });
+    await upload('/sync/IMG_0023.JPG', jpeg);
+    await searchable(sha256(jpeg));
+    await upload('/sync/IMG_0023.JPG', jpeg);
+    const doc = await waitFor(async () => {
+      const d = (await searchable(sha256(jpeg))) as Item & { sources: { count: number }[] };
+      return d.sources[0].count === 2 ? d : undefined;
+    }, 30_000, 'second delivery counted');
+    expect(doc.sources).toEqual([expect.objectContaining({ account: 'cam1', path: '/sync/IMG_0023.JPG', count: 2 })]);
   });
 
   it('refuses logins with a wrong password or from a network the account does not allow', async () => {
@@ -304,7 +321,7 @@ describe('the one-process pipeline, from FTP upload to search', () => {
   it('publishes only events that validate against the published JSON Schemas', async () => {
     // Its own uploads put an event on every topic, so the test holds when run alone; earlier tests' events are checked too.
     const good = await cameraJpeg({ seed: 21, make: 'Nikon', gps: { lat: 48.1, lon: 11.5 } });
-    const garbled = Buffer.concat([(await cameraJpeg({ seed: 22 })).subarray(0, 200), Buffer.alloc(5000, 0x55), Buffer.from([0xff, 0xd9])]);
+    const garbled = undecodableJpeg(await cameraJpeg({ seed: 22 }));
     await upload('/schema/good.jpg', good);
     await upload('/schema/garbled.jpg', garbled);
     const ids = { good: sha256(good), garbled: sha256(garbled) };
@@ -332,6 +349,30 @@ describe('the one-process pipeline, from FTP upload to search', () => {
 });
 
 describe('restarts', () => {
+  it('ingests a complete upload a crash left in the FTP home before its 226, and leaves a broken-off one for resume', async () => {
+    const dataDir = mkdtempSync(path.join(tmpdir(), 'ingest-orphan-'));
+    const complete = await cameraJpeg({ seed: 31, width: 600, height: 400 });
+    const partial = truncate(await cameraJpeg({ seed: 32, width: 600, height: 400 }));
+    const home = path.join(dataDir, 'ftp', 'cam1', 'DCIM');
+    mkdirSync(home, { recursive: true });
+    writeFileSync(path.join(home, 'IMG_0031.JPG'), complete);
+    writeFileSync(path.join(home, 'IMG_0032.JPG'), partial);
+    writeFileSync(path.join(home, 'IMG_0033.JPG.part'), complete);
+    const old = new Date(Date.now() - 10 * 60_000);
+    for (const name of ['IMG_0031.JPG', 'IMG_0032.JPG', 'IMG_0033.JPG.part']) utimesSync(path.join(home, name), old, old);
+    const t = await startTestApp({}, dataDir);
+    try {
+      const doc = await waitFor(async () => {
+        const { status, body } = await t.api<Item>(`/api/images/${sha256(complete)}`);
+        return status === 200 ? body : undefined;
+      }, 30_000, 'orphaned upload searchable');
+      expect(doc.sources).toEqual([expect.objectContaining({ account: 'cam1', path: '/DCIM/IMG_0031.JPG' })]);
+      expect(readdirSync(home).sort()).toEqual(['IMG_0032.JPG', 'IMG_0033.JPG.part']);
+    } finally {
+      await t.stop();
+    }
+  });
+
   it('re-drives a spooled upload that a crash left behind', async () => {
     const dataDir = mkdtempSync(path.join(tmpdir(), 'ingest-restart-'));
     const png = await plainPng(400, 300, 42);

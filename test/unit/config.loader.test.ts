@@ -52,4 +52,18 @@ describe('configuration', () => {
   it('says which file it could not read', () => {
     expect(() => loadConfig({ env: { CONFIG_FILE: '/nonexistent/site.yaml' } })).toThrow(/CONFIG_FILE: cannot read \/nonexistent\/site.yaml/);
   });
+
+  it('reads boolean values strictly: "false" means false, anything but true/false is refused', () => {
+    expect(loadConfig({ env: { S3_FORCE_PATH_STYLE: 'false' } }).s3.forcePathStyle).toBe(false);
+    expect(loadConfig({ env: { S3_FORCE_PATH_STYLE: 'true' } }).s3.forcePathStyle).toBe(true);
+    expect(loadConfig({ env: {}, overrides: { s3: { createBucket: false } } }).s3.createBucket).toBe(false);
+    expect(() => loadConfig({ env: { S3_FORCE_PATH_STYLE: 'no' } })).toThrow(/s3\.forcePathStyle/);
+  });
+
+  it('names consumer groups and keeps a heartbeat below the Kafka session timeout', () => {
+    const config = loadConfig({ env: {}, overrides: { bus: { groups: { processor: 'site-a.processor' } } } });
+    expect(config.bus.groups).toEqual({ processor: 'site-a.processor', indexer: 'indexer', failures: 'indexer-failures' });
+    expect(config.kafka.heartbeatIntervalMs).toBeLessThan(config.kafka.sessionTimeoutMs);
+    expect(() => loadConfig({ env: {}, overrides: { consumers: { retry: { initialDelayMs: 5000, maxDelayMs: 100 } } } })).toThrow(/consumers\.retry\.initialDelayMs/);
+  });
 });
