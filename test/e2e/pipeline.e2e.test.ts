@@ -33,7 +33,7 @@ interface Item {
   gps: { lat: number; lon: number } | null;
   width: number;
   height: number;
-  sources: { account: string; path: string; receivedAt: string }[];
+  sources: { account: string; path: string; receivedAt: string; count: number }[];
   renditions: { name: string; width: number; height: number; url: string }[];
 }
 interface Page {
@@ -226,7 +226,7 @@ describe('the one-process pipeline, from FTP upload to search', () => {
     await searchable(sha256(jpeg));
     await upload('/sync/IMG_0023.JPG', jpeg);
     const doc = await waitFor(async () => {
-      const d = (await searchable(sha256(jpeg))) as Item & { sources: { count: number }[] };
+      const d = await searchable(sha256(jpeg));
       return d.sources[0].count === 2 ? d : undefined;
     }, 30_000, 'second delivery counted');
     expect(doc.sources).toEqual([expect.objectContaining({ account: 'cam1', path: '/sync/IMG_0023.JPG', count: 2 })]);
