@@ -4,7 +4,7 @@ import { watch, type FSWatcher } from 'chokidar';
 import type { Account, AccountDirectory } from '../../shared/accounts';
 import type { Config } from '../../shared/config/config.schema';
 import { errorMessage } from '../../shared/errors';
-import { isComplete, sniffImageType } from '../../shared/image/image-type';
+import { inspectImageFile } from '../../shared/image/image-type';
 import type { Logger } from '../../shared/logging';
 import type { IngestService } from './ingest.service';
 import { tempNameMatcher } from './temp-names';
@@ -137,15 +137,7 @@ export class DropFolderWatcher {
 
   /** Unknown types count as complete: ingest rejects them with a reason instead of waiting forever. */
   private async looksComplete(file: string, size: number): Promise<boolean> {
-    const handle = await fs.open(file, 'r').catch(() => null);
-    if (!handle) return false;
-    try {
-      const head = Buffer.alloc(32);
-      await handle.read(head, 0, head.length, 0);
-      const type = sniffImageType(head);
-      return type === null || (size > 0 && (await isComplete(type, handle, size)));
-    } finally {
-      await handle.close();
-    }
+    const seen = await inspectImageFile(file, size);
+    return seen !== null && (seen.type === null || seen.complete);
   }
 }

@@ -6,7 +6,7 @@ import type { AccountDirectory } from '../../shared/accounts';
 import type { Config } from '../../shared/config/config.schema';
 import { SCHEMAS, type ImageFailedEvent, type ImageIngestedEvent, type ImageSource, type ProcessingPolicy } from '../../shared/contracts/events';
 import { IngestError, errorMessage, type ErrorCode } from '../../shared/errors';
-import { IMAGE_TYPE_INFO, isComplete, sniffImageType, type ImageType } from '../../shared/image/image-type';
+import { IMAGE_TYPE_INFO, isComplete, sniffFileType, type ImageType } from '../../shared/image/image-type';
 import { originalKey } from '../../shared/image/object-keys';
 import type { Logger } from '../../shared/logging';
 import type { EventBus } from '../../shared/ports/event-bus.port';
@@ -167,9 +167,7 @@ export class IngestService {
       if (size > entry.maxFileBytes) {
         throw new IngestError('FILE_TOO_LARGE', `file has ${size} bytes, the limit is ${entry.maxFileBytes}`);
       }
-      const head = Buffer.alloc(32);
-      await file.read(head, 0, head.length, 0);
-      const type = sniffImageType(head);
+      const type = await sniffFileType(file);
       if (!type) throw new IngestError('UNSUPPORTED_TYPE', 'not a JPEG, PNG, TIFF, WebP, HEIC or AVIF image');
       if (!(await isComplete(type, file, size))) {
         throw new IngestError('TRUNCATED_IMAGE', `${type.toUpperCase()} file ends before the image does`);

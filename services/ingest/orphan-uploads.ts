@@ -3,7 +3,7 @@ import path from 'node:path';
 import type { AccountDirectory } from '../../shared/accounts';
 import type { Config } from '../../shared/config/config.schema';
 import { errorMessage } from '../../shared/errors';
-import { isComplete, sniffImageType } from '../../shared/image/image-type';
+import { inspectImageFile } from '../../shared/image/image-type';
 import type { Logger } from '../../shared/logging';
 import type { IngestService } from './ingest.service';
 import { tempNameMatcher } from './temp-names';
@@ -13,19 +13,6 @@ export interface OrphanDeps {
   accounts: AccountDirectory;
   ingest: IngestService;
   logger: Logger;
-}
-
-async function completeImage(file: string, size: number): Promise<boolean> {
-  const handle = await fs.open(file, 'r').catch(() => null);
-  if (!handle) return false;
-  try {
-    const head = Buffer.alloc(32);
-    await handle.read(head, 0, head.length, 0);
-    const type = sniffImageType(head);
-    return type !== null && size > 0 && (await isComplete(type, handle, size));
-  } finally {
-    await handle.close();
-  }
 }
 
 /**
@@ -47,7 +34,7 @@ export async function recoverOrphanUploads(deps: OrphanDeps): Promise<number> {
       const file = path.join(entry.parentPath, entry.name);
       const stat = await fs.lstat(file).catch(() => null);
       if (!stat?.isFile() || Date.now() - stat.mtimeMs < deps.config.ftp.orphanAfterMs) continue;
-      if (!(await completeImage(file, stat.size))) continue;
+      if (!(await inspectImageFile(file, stat.size))?.complete) continue;
       const clientPath = `/${path.relative(account.home, file).split(path.sep).join('/')}`;
       try {
         const outcome = await deps.ingest.accept(file, {

@@ -81,7 +81,9 @@ interface Pending {
 
 function indexError(action: string, error: unknown): IngestError {
   const status = error instanceof errors.ResponseError ? error.meta.statusCode : undefined;
-  const retriable = status === undefined || status >= 500 || status === 429 || status === 409;
+  // 401/403/404 of a whole request are the cluster's state (credentials, a missing index), not the
+  // image's fault: dead-lettering every image during a credential change would lose them all.
+  const retriable = status === undefined || status >= 500 || [401, 403, 404, 408, 409, 429].includes(status);
   return new IngestError('INDEX_UNAVAILABLE', `cannot ${action}: ${errorMessage(error)}`, { retriable, cause: error });
 }
 

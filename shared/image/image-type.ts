@@ -1,4 +1,4 @@
-import type { FileHandle } from 'node:fs/promises';
+import { open, type FileHandle } from 'node:fs/promises';
 
 export const IMAGE_TYPES = ['jpeg', 'png', 'tiff', 'webp', 'heic', 'avif'] as const;
 export type ImageType = (typeof IMAGE_TYPES)[number];
@@ -49,6 +49,26 @@ export function sniffImageType(head: Buffer): ImageType | null {
     return 'webp';
   }
   return heifType(head);
+}
+
+/** The type of an open file, by its first SNIFF_BYTES bytes. */
+export async function sniffFileType(file: FileHandle): Promise<ImageType | null> {
+  return sniffImageType(await readAt(file, 0, SNIFF_BYTES));
+}
+
+/**
+ * What a file on disk holds: its image type (null when it is none) and whether the image is
+ * complete; null when the file cannot be opened (gone, or not readable).
+ */
+export async function inspectImageFile(filePath: string, size: number): Promise<{ type: ImageType | null; complete: boolean } | null> {
+  const file = await open(filePath, 'r').catch(() => null);
+  if (!file) return null;
+  try {
+    const type = await sniffFileType(file);
+    return { type, complete: type !== null && size > 0 && (await isComplete(type, file, size)) };
+  } finally {
+    await file.close();
+  }
 }
 
 async function readAt(file: FileHandle, position: number, length: number): Promise<Buffer> {

@@ -7,6 +7,8 @@ const script = {
   subscribeErrors: [] as Error[],
   consumersDisconnected: 0,
   runs: 0,
+  /** kafkajs's CRASH listeners, one per consumer created. */
+  crashListeners: [] as ((event: { payload: { restart: boolean; error: Error } }) => void)[],
 };
 
 jest.mock('kafkajs', () => {
@@ -29,6 +31,8 @@ jest.mock('kafkajs', () => {
     }
     consumer() {
       return {
+        events: { CRASH: 'consumer.crash' },
+        on: (_event: string, listener: (typeof script.crashListeners)[number]) => void script.crashListeners.push(listener),
         connect: async () => undefined,
         subscribe: async () => {
           const error = script.subscribeErrors.shift();
@@ -45,6 +49,7 @@ jest.mock('kafkajs', () => {
 
 import { KafkaJSProtocolError } from 'kafkajs';
 import { KafkaEventBus } from '../../shared/adapters/kafka-event-bus.adapter';
+import { waitFor } from '../helpers/wait';
 
 // Code 3, as the broker sent it in the CI run where a fresh indexer died at start.
 const unknownTopicPartition = () => new KafkaJSProtocolError(Object.assign(new Error('This server does not host this topic-partition'), { type: 'UNKNOWN_TOPIC_OR_PARTITION', code: 3, retriable: true }));
@@ -67,6 +72,26 @@ describe('KafkaEventBus start-up next to a replica that is creating the topic', 
     await bus().subscribe({ group: 'indexer', topics: ['images.processed'], handle: async () => undefined });
     expect(script.subscribeErrors).toEqual([]);
     expect(script.runs).toBe(1);
+    expect(script.consumersDisconnected).toBe(2);
+  });
+
+});
+
+describe('KafkaEventBus after a consumer crash', () => {
+  it('replaces a consumer that kafkajs stopped for good, so the process never sits idle', async () => {
+    script.runs = 0;
+    script.consumersDisconnected = 0;
+    script.crashListeners.length = 0;
+    const subscription = await bus().subscribe({ group: 'indexer', topics: ['images.processed'], handle: async () => undefined });
+    expect(script.runs).toBe(1);
+    // As kafkajs reports a commit refused because the coordinator evicted the member.
+    script.crashListeners[0]({ payload: { restart: false, error: new Error('The coordinator is not aware of this member') } });
+    await waitFor(() => script.runs === 2, 5_000, 'a new consumer running');
+    expect(script.consumersDisconnected).toBe(1);
+    // A crash kafkajs restarts itself is left to it.
+    script.crashListeners[1]({ payload: { restart: true, error: new Error('Connection error') } });
+    await subscription.stop();
+    expect(script.runs).toBe(2);
     expect(script.consumersDisconnected).toBe(2);
   });
 });
