@@ -120,8 +120,8 @@ describe('the one-process pipeline, from FTP upload to search', () => {
     const jpeg = await cameraJpeg({ make: 'NIKON', model: 'Z 6', seed: 2 });
     const client = await t.ftp();
     await client.uploadFrom(Readable.from([jpeg]), 'DSC_0002.JPG.part');
-    await new Promise((r) => setTimeout(r, 500));
-    expect((await t.api(`/api/images/${sha256(jpeg)}`)).status).toBe(404);
+    // A final name is stored before its 226; a temp name's 226 must come with nothing stored.
+    expect(await t.app.adapters.store.head(`originals/${sha256(jpeg).slice(0, 2)}/${sha256(jpeg).slice(2, 4)}/${sha256(jpeg)}.jpg`)).toBeNull();
     expect((await client.list()).map((f) => f.name)).toContain('DSC_0002.JPG.part');
     await client.rename('DSC_0002.JPG.part', 'DSC_0002.JPG');
     client.close();
@@ -256,8 +256,6 @@ describe('the one-process pipeline, from FTP upload to search', () => {
     await new Promise<void>((resolve) => data.write(jpeg.subarray(0, half), () => resolve()));
     ftp.socket.destroy();
     data.end();
-    await new Promise((r) => setTimeout(r, 500));
-    expect((await t.api(`/api/images/${sha256(jpeg)}`)).status).toBe(404);
     const home = path.join(t.dataDir, 'ftp', 'cam1');
     await waitFor(() => existsSync(path.join(home, 'vanish.jpg')), 5_000, 'partial file kept for resume');
 
@@ -269,7 +267,12 @@ describe('the one-process pipeline, from FTP upload to search', () => {
     await client.appendFrom(Readable.from([jpeg.subarray(size)]), 'vanish.jpg');
     client.close();
     const doc = await searchable(sha256(jpeg));
-    expect(doc.sources[0].path).toBe('/vanish.jpg');
+    expect(doc.sources).toEqual([expect.objectContaining({ path: '/vanish.jpg', count: 1 })]);
+    // The broken-off half was never taken: not ingested, not refused as truncated.
+    const { body } = await t.api<{ items: Failure[] }>('/api/failures?limit=100');
+    expect(body.items.filter((f) => f.source.path === '/vanish.jpg')).toEqual([]);
+    const quarantine = path.join(t.dataDir, 'quarantine');
+    expect(existsSync(quarantine) ? readdirSync(quarantine).filter((name) => name.includes('vanish')) : []).toEqual([]);
   });
 
   it('ingests a complete file dropped into a watched folder and removes it from there', async () => {
