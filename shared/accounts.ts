@@ -3,7 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { BlockList, isIPv4, isIPv6 } from 'node:net';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { accountSchema, type AccountConfig, type Config } from './config/config.schema';
+import { accountSchema, type AccountConfig, type AccountInput, type Config } from './config/config.schema';
 import { IngestError, errorMessage } from './errors';
 import type { Logger } from './logging';
 import type { ObjectStore } from './ports/object-store.port';
@@ -113,7 +113,7 @@ export class AccountDirectory {
   }
 
   /** Adds or replaces a stored account. Two saves racing on different nodes can lose one: the store has no compare-and-swap. */
-  async save(account: AccountConfig): Promise<void> {
+  async save(account: AccountInput): Promise<void> {
     const parsed = accountSchema.parse(account);
     if (!this.config.renditionProfiles[parsed.renditionProfile]) {
       throw new IngestError('INVALID_CONFIG', `no rendition profile "${parsed.renditionProfile}"`);

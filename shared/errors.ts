@@ -18,7 +18,12 @@ export type ErrorCode =
   | 'INVALID_QUERY'
   | 'INVALID_EVENT'
   | 'INTERNAL_ERROR'
-  | 'SHUTTING_DOWN';
+  | 'SHUTTING_DOWN'
+  | 'FILE_NOT_FOUND'
+  | 'DOWNLOAD_NOT_ALLOWED'
+  | 'PERMISSION_DENIED'
+  | 'DISK_FULL'
+  | 'TRANSFER_TOO_SLOW';
 
 export class IngestError extends Error {
   readonly code: ErrorCode;

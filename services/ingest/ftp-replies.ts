@@ -39,6 +39,11 @@ export const FTP_REPLIES: Record<ErrorCode, ReplyRule> = {
   INVALID_CONFIG: { retry: `server configuration error; ${AGAIN}` },
   SHUTTING_DOWN: { retry: `server is shutting down; ${AGAIN}` },
   INTERNAL_ERROR: { retry: `internal error; ${AGAIN}` },
+  FILE_NOT_FOUND: { refuse: true },
+  DOWNLOAD_NOT_ALLOWED: { refuse: true },
+  PERMISSION_DENIED: { refuse: true },
+  DISK_FULL: { retry: `no space left to receive the upload; ${AGAIN}` },
+  TRANSFER_TOO_SLOW: { retry: `the transfer was too slow and was ended; ${AGAIN}` },
 };
 
 /** The upload could not be written where it lands: nothing was taken, so the sender must resend. */

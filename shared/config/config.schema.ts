@@ -68,6 +68,10 @@ export const accountSchema = z
     maxFileBytes: positiveInt.optional(),
     /** Networks allowed to log in; empty allows every address. */
     allowedNetworks: z.array(cidr).default([]),
+    /** RETR of delivered files (streamed from the object store); off by default: cameras only send. */
+    allowDownload: flag.default(false),
+    /** SITE CHMOD on the account's files (never set-id bits); off by default. */
+    siteChmod: flag.default(false),
   })
   .strict();
 
@@ -81,12 +85,73 @@ export const configSchema = z
       .object({
         host: z.string().min(1),
         port: listenPort,
-        passive: z.object({ host: z.string().min(1), minPort: port, maxPort: port }).strict(),
+        passive: z
+          .object({
+            host: z.string().min(1),
+            minPort: port,
+            maxPort: port,
+            /** The address announced to clients from these networks instead of `host` (NAT: inside vs outside). */
+            overrides: z.array(z.object({ network: cidr, host: z.string().min(1) }).strict()).default([]),
+          })
+          .strict(),
         tempNamePatterns: z.array(z.string().min(1)),
         idleTimeoutMs: positiveInt,
-        tls: z.object({ certFile: z.string().nullable(), keyFile: z.string().nullable() }).strict(),
+        tls: z
+          .object({
+            certFile: z.string().nullable(),
+            keyFile: z.string().nullable(),
+            /** Refuse USER/PASS on a control connection that is not TLS. */
+            required: flag.default(false),
+            /** A second port that speaks TLS from the first byte (implicit FTPS); null for none. */
+            implicitPort: listenPort.nullable().default(null),
+          })
+          .strict(),
         /** A complete, non-temp file left in a home this long without a 226 (a crash cut its hand-over) is ingested. */
         orphanAfterMs: positiveInt,
+        limits: z
+          .object({
+            maxConnections: positiveInt,
+            maxConnectionsPerAddress: positiveInt,
+            maxConnectionsPerAccount: positiveInt,
+            /** Wrong passwords one control connection may send before it is closed. */
+            maxLoginAttempts: positiveInt,
+            /** A transfer slower than this over `slowTransferWindowMs` is ended (trickles hold ports and sessions). */
+            minTransferBytesPerSecond: z.coerce.number().int().min(0),
+            slowTransferWindowMs: positiveInt,
+            /** How long SIGTERM lets running transfers finish before the rest hear 421. */
+            drainMs: positiveInt,
+          })
+          .strict(),
+        /** What DELE does to a delivered file: hide it from the account's view (the image is kept) or refuse. */
+        dele: z.enum(['hide', 'refuse']).default('hide'),
+        defender: z
+          .object({
+            enabled: flag,
+            /** Score added per event; an address reaching `threshold` within `observationMs` is banned. */
+            scores: z.object({ loginFailed: positiveInt, unknownAccount: positiveInt, abuse: positiveInt, limitExceeded: positiveInt }).strict(),
+            threshold: positiveInt,
+            observationMs: positiveInt,
+            banMs: positiveInt,
+            /** Each connection attempt while banned lengthens the ban by this share of `banMs`, up to `maxBanMs`. */
+            banIncrementPercent: z.coerce.number().int().min(0).max(1000),
+            maxBanMs: positiveInt,
+            /** Addresses tracked at most; the oldest are forgotten first. */
+            maxEntries: positiveInt,
+            /** Never scored or banned (monitoring, the site's own network). */
+            safeList: z.array(cidr).default([]),
+            /** Failed logins per account (from outside its allowed networks) before that account refuses such addresses for `lockMs`. */
+            accountLockout: z.object({ threshold: positiveInt, windowMs: positiveInt, lockMs: positiveInt }).strict(),
+          })
+          .strict(),
+        auth: z
+          .object({
+            /** Every refused login is answered after this long, whatever the reason, so timing tells nothing. */
+            refusalDelayMs: z.coerce.number().int().min(0),
+            /** Password verifications (scrypt, 128 MiB each) run at once; more wait, and a full queue is refused with 421. */
+            maxConcurrentVerifications: positiveInt.max(16),
+            maxQueuedVerifications: positiveInt,
+          })
+          .strict(),
       })
       .strict(),
     spool: z
@@ -189,6 +254,9 @@ export const configSchema = z
     if ((config.ftp.tls.certFile === null) !== (config.ftp.tls.keyFile === null)) {
       issue(['ftp', 'tls'], 'certFile and keyFile go together');
     }
+    if (config.ftp.tls.certFile === null && (config.ftp.tls.required || config.ftp.tls.implicitPort !== null)) {
+      issue(['ftp', 'tls', config.ftp.tls.required ? 'required' : 'implicitPort'], 'needs ftp.tls.certFile and keyFile');
+    }
     for (const [profile, renditions] of Object.entries(config.renditionProfiles)) {
       const seen = new Set<string>();
       renditions.forEach((r, i) => {
@@ -208,6 +276,8 @@ export const configSchema = z
 
 export type Config = z.infer<typeof configSchema>;
 export type AccountConfig = z.infer<typeof accountSchema>;
+/** An account as written by hand or the CLI: defaults not yet applied. */
+export type AccountInput = z.input<typeof accountSchema>;
 export type RenditionConfig = z.infer<typeof renditionSchema>;
 export type CropConfig = NonNullable<AccountConfig['crop']>;
 export type ServiceName = (typeof SERVICE_NAMES)[number];

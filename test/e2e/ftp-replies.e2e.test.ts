@@ -29,7 +29,7 @@ describe('FTP replies to uploads that are not taken', () => {
       overrides: { dataDir, log: { level: 'silent' }, ftp: { port: 0, passive: { minPort: pasvBase, maxPort: pasvBase + 99 }, idleTimeoutMs: 30_000 }, accounts: [] },
     });
     const passwordHash = await hashPassword(PASSWORD);
-    const account = (name: string, extra: Partial<Account> = {}): Account => ({ name, passwordHash, home: path.join(dataDir, 'ftp', name), renditionProfile: 'default', allowedNetworks: [], ...extra });
+    const account = (name: string, extra: Partial<Account> = {}): Account => ({ name, passwordHash, home: path.join(dataDir, 'ftp', name), renditionProfile: 'default', allowedNetworks: [], allowDownload: false, siteChmod: false, ...extra });
     const list = [account('cam1'), account('small', { maxFileBytes: 5 })];
     // A minimal directory: the server only looks accounts up by name.
     const accounts = { find: (name: string) => list.find((a) => a.name === name), list: () => list } as unknown as AccountDirectory;

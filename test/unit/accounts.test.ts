@@ -10,7 +10,7 @@ import { IngestError } from '../../shared/errors';
 import { tempNameMatcher } from '../../services/ingest/temp-names';
 import { waitFor } from '../helpers/wait';
 
-const account = (allowedNetworks: string[]): AccountConfig => ({ name: 'a', passwordHash: 'scrypt$', renditionProfile: 'default', allowedNetworks });
+const account = (allowedNetworks: string[]): AccountConfig => ({ name: 'a', passwordHash: 'scrypt$', renditionProfile: 'default', allowedNetworks, allowDownload: false, siteChmod: false });
 
 describe('accounts', () => {
   it('stores a salted scrypt hash that verifies only the right password', async () => {
@@ -94,7 +94,7 @@ describe('account directory shared through the object store', () => {
   });
 
   it('keeps accounts pinned in the config file over stored ones of the same name', async () => {
-    const pinned: AccountConfig = { name: 'cam1', passwordHash: HASH, renditionProfile: 'default', allowedNetworks: ['192.0.2.0/24'] };
+    const pinned: AccountConfig = { name: 'cam1', passwordHash: HASH, renditionProfile: 'default', allowedNetworks: ['192.0.2.0/24'], allowDownload: false, siteChmod: false };
     const [a, b] = [node({ accounts: [pinned] }), node({ accounts: [pinned] })];
     await Promise.all([a.start(), b.start()]);
     await a.save({ name: 'cam1', passwordHash: 'scrypt$other', renditionProfile: 'default', allowedNetworks: [] });
