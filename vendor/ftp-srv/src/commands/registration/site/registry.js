@@ -1,0 +1,5 @@
+module.exports = {
+  CHMOD: {
+    handler: require('./chmod')
+  }
+};

@@ -1,0 +1,4 @@
+module.exports = function (path) {
+  return path
+    .replace(/"/g, '""');
+};
