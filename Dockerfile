@@ -4,6 +4,8 @@ WORKDIR /app
 # better-sqlite3 compiles from source when no prebuilt binary is reachable.
 RUN apt-get update && apt-get install -y --no-install-recommends python3 make g++ && rm -rf /var/lib/apt/lists/*
 COPY package.json package-lock.json ./
+# ftp-srv is vendored (file:vendor/ftp-srv): npm ci links it, so it must be there first.
+COPY vendor ./vendor
 RUN npm ci --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
 COPY config ./config

@@ -1,5 +1,5 @@
 const _ = require('lodash');
-const uuid = require('uuid');
+const {randomUUID} = require('crypto');
 const Promise = require('bluebird');
 const EventEmitter = require('events');
 
@@ -13,7 +13,7 @@ class FtpConnection extends EventEmitter {
   constructor(server, options) {
     super();
     this.server = server;
-    this.id = uuid.v4();
+    this.id = randomUUID();
     this.commandSocket = options.socket;
     this.log = options.log.child({id: this.id, ip: this.ip});
     this.commands = new Commands(this);

@@ -1,6 +1,6 @@
 const _ = require('lodash');
 const nodePath = require('path');
-const uuid = require('uuid');
+const {randomUUID} = require('crypto');
 const Promise = require('bluebird');
 const {createReadStream, createWriteStream, constants} = require('fs');
 const fsAsync = require('./helpers/fs-async');
@@ -135,7 +135,7 @@ class FileSystem {
   }
 
   getUniqueName() {
-    return uuid.v4().replace(/\W/g, '');
+    return randomUUID().replace(/\W/g, '');
   }
 }
 module.exports = FileSystem;

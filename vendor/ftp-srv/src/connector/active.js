@@ -1,6 +1,6 @@
 const {Socket} = require('net');
 const tls = require('tls');
-const ip = require('ip');
+const sameAddress = require('../helpers/same-address');
 const Promise = require('bluebird');
 const Connector = require('./base');
 const {SocketError} = require('../errors');
@@ -29,7 +29,7 @@ class Active extends Connector {
 
     return closeExistingServer()
     .then(() => {
-      if (!ip.isEqual(this.connection.commandSocket.remoteAddress, host)) {
+      if (!sameAddress(this.connection.commandSocket.remoteAddress, host)) {
         throw new SocketError('The given address is not yours', 500);
       }
 

@@ -1,6 +1,6 @@
 const net = require('net');
 const tls = require('tls');
-const ip = require('ip');
+const sameAddress = require('../helpers/same-address');
 const Promise = require('bluebird');
 
 const Connector = require('./base');
@@ -36,7 +36,7 @@ class Passive extends Connector {
       let idleServerTimeout;
 
       const connectionHandler = (socket) => {
-        if (!ip.isEqual(this.connection.commandSocket.remoteAddress, socket.remoteAddress)) {
+        if (!sameAddress(this.connection.commandSocket.remoteAddress, socket.remoteAddress)) {
           this.log.error({
             pasv_connection: socket.remoteAddress,
             cmd_connection: this.connection.commandSocket.remoteAddress

@@ -1,5 +1,5 @@
 const _ = require('lodash');
-const moment = require('moment');
+const {lsTime, unixSeconds} = require('./time-format');
 const errors = require('../errors');
 
 const FORMATS = {
@@ -16,11 +16,6 @@ module.exports = function (fileStat, format = 'ls') {
 };
 
 function ls(fileStat) {
-  const now = moment.utc();
-  const mtime = moment.utc(new Date(fileStat.mtime));
-  const timeDiff = now.diff(mtime, 'months');
-  const dateFormat = timeDiff < 6 ? 'MMM DD HH:mm' : 'MMM DD  YYYY';
-
   return [
     fileStat.mode ? [
       fileStat.isDirectory() ? 'd' : '-',
@@ -38,7 +33,7 @@ function ls(fileStat) {
     fileStat.uid || 1,
     fileStat.gid || 1,
     _.padStart(fileStat.size, 12),
-    _.padStart(mtime.format(dateFormat), 12),
+    _.padStart(lsTime(new Date(fileStat.mtime)), 12),
     fileStat.name
   ].join(' ');
 }
@@ -47,7 +42,7 @@ function ep(fileStat) {
   const facts = _.compact([
     fileStat.dev && fileStat.ino ? `i${fileStat.dev.toString(16)}.${fileStat.ino.toString(16)}` : null,
     fileStat.size ? `s${fileStat.size}` : null,
-    fileStat.mtime ? `m${moment.utc(new Date(fileStat.mtime)).format('X')}` : null,
+    fileStat.mtime ? `m${unixSeconds(new Date(fileStat.mtime))}` : null,
     fileStat.mode ? `up${(fileStat.mode & 4095).toString(8)}` : null,
     fileStat.isDirectory() ? '/' : 'r'
   ]).join(',');

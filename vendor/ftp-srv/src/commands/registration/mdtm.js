@@ -1,5 +1,5 @@
 const Promise = require('bluebird');
-const moment = require('moment');
+const {mdtmTime} = require('../../helpers/time-format');
 
 module.exports = {
   directive: 'MDTM',
@@ -9,7 +9,7 @@ module.exports = {
 
     return Promise.try(() => this.fs.get(command.arg))
     .then((fileStat) => {
-      const modificationTime = moment.utc(fileStat.mtime).format('YYYYMMDDHHmmss.SSS');
+      const modificationTime = mdtmTime(fileStat.mtime);
       return this.reply(213, modificationTime);
     })
     .catch((err) => {
