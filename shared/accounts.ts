@@ -15,17 +15,51 @@ const SCRYPT = { N: 131072, r: 8, p: 1, keylen: 32 };
 
 export async function hashPassword(password: string): Promise<string> {
   const salt = randomBytes(16);
-  const hash = await scrypt(password, salt, SCRYPT.keylen, { ...SCRYPT, maxmem: 256 * SCRYPT.N * SCRYPT.r });
+  const hash = await scrypt(password, salt, SCRYPT.keylen, { ...SCRYPT, maxmem: scryptMaxmem(SCRYPT.N, SCRYPT.r) });
   return ['scrypt', SCRYPT.N, SCRYPT.r, SCRYPT.p, salt.toString('base64'), hash.toString('base64')].join('$');
 }
 
+/** A stored scrypt hash taken apart: what a verifier needs to recompute it. */
+export interface ScryptHash {
+  N: number;
+  r: number;
+  p: number;
+  salt: Buffer;
+  hash: Buffer;
+}
+
+/** `scrypt$N$r$p$salt$hash` (as hashPassword writes it), or null when the text is not one. */
+export function parsePasswordHash(stored: string): ScryptHash | null {
+  const [scheme, n, r, p, salt, hash, ...rest] = stored.split('$');
+  const [N, R, P] = [Number(n), Number(r), Number(p)];
+  const whole = (v: number) => Number.isSafeInteger(v) && v > 0;
+  // N must be a power of two above 1 (RFC 7914 §2); anything else makes scrypt throw at once.
+  if (scheme !== 'scrypt' || rest.length > 0 || !whole(N) || N < 2 || (N & (N - 1)) !== 0 || !whole(R) || !whole(P) || !salt || !hash) return null;
+  const parsed = { N, r: R, p: P, salt: Buffer.from(salt, 'base64'), hash: Buffer.from(hash, 'base64') };
+  return parsed.salt.length > 0 && parsed.hash.length > 0 ? parsed : null;
+}
+
+/**
+ * A hash no password matches (random salt and random bytes where the digest goes), with the current
+ * parameters: checking a password against it costs what checking a real one does, so a login for
+ * an account that does not exist takes as long as a wrong password.
+ */
+export function dummyPasswordHash(): string {
+  return ['scrypt', SCRYPT.N, SCRYPT.r, SCRYPT.p, randomBytes(16).toString('base64'), randomBytes(SCRYPT.keylen).toString('base64')].join('$');
+}
+
+/** Checks a password on libuv's thread pool; the FTP login uses shared/password-verifier.ts, which keeps scrypt off that pool. */
 export async function verifyPassword(password: string, stored: string): Promise<boolean> {
-  const [scheme, n, r, p, salt, hash] = stored.split('$');
-  if (scheme !== 'scrypt' || !salt || !hash) return false;
-  const expected = Buffer.from(hash, 'base64');
-  const params = { N: Number(n), r: Number(r), p: Number(p), maxmem: 256 * Number(n) * Number(r) };
-  const actual = await scrypt(password, Buffer.from(salt, 'base64'), expected.length, params);
-  return actual.length === expected.length && timingSafeEqual(actual, expected);
+  const parsed = parsePasswordHash(stored);
+  if (!parsed) return false;
+  const { N, r, p, salt, hash } = parsed;
+  const actual = await scrypt(password, salt, hash.length, { N, r, p, maxmem: scryptMaxmem(N, r) });
+  return actual.length === hash.length && timingSafeEqual(actual, hash);
+}
+
+/** Node refuses scrypt above `maxmem` (32 MiB by default); 128·N·r bytes are needed, so allow twice that. */
+export function scryptMaxmem(N: number, r: number): number {
+  return 256 * N * r;
 }
 
 export interface Account extends AccountConfig {
@@ -199,13 +233,25 @@ function parseAccounts(bytes: Buffer, source: string): AccountConfig[] {
 export function isAddressAllowed(account: AccountConfig, address: string | null | undefined): boolean {
   if (account.allowedNetworks.length === 0) return true;
   if (!address) return false;
-  const ip = address.startsWith('::ffff:') && isIPv4(address.slice(7)) ? address.slice(7) : address;
+  return networkMatcher(account.allowedNetworks)(address);
+}
+
+/** `::ffff:192.0.2.1` → `192.0.2.1`: a dual-stack listener sees IPv4 clients so. */
+export function unmapIPv4(address: string): string {
+  return address.startsWith('::ffff:') && isIPv4(address.slice(7)) ? address.slice(7) : address;
+}
+
+/** A test for membership of addresses and CIDR ranges (the config's `cidr` values); IPv4-mapped IPv6 addresses count as IPv4. */
+export function networkMatcher(networks: readonly string[]): (address: string) => boolean {
   const list = new BlockList();
-  for (const network of account.allowedNetworks) {
+  for (const network of networks) {
     const [base, bits] = network.split('/');
     const family = isIPv6(base) ? 'ipv6' : 'ipv4';
     if (bits === undefined) list.addAddress(base, family);
     else list.addSubnet(base, Number(bits), family);
   }
-  return list.check(ip, isIPv6(ip) ? 'ipv6' : 'ipv4');
+  return (address) => {
+    const ip = unmapIPv4(address);
+    return list.check(ip, isIPv6(ip) ? 'ipv6' : 'ipv4');
+  };
 }
