@@ -3,8 +3,8 @@ import { Worker } from 'node:worker_threads';
 import { dummyPasswordHash, parsePasswordHash, scryptMaxmem, type ScryptHash } from './accounts';
 import { IngestError } from './errors';
 
-/** `busy`: the queue is full; nothing was checked. */
-export type Verification = 'match' | 'mismatch' | 'busy';
+/** `busy`: the queue is full; `dropped`: no longer wanted when its turn came. Neither was checked. */
+export type Verification = 'match' | 'mismatch' | 'busy' | 'dropped';
 
 export interface PasswordVerifierOptions {
   /** scrypt runs at once, each on a worker thread of its own (128 MiB each at the current parameters). */
@@ -31,7 +31,9 @@ export interface VerifierSnapshot {
 interface Job {
   password: string;
   hash: ScryptHash;
-  resolve(match: boolean): void;
+  stillWanted: () => boolean;
+  /** null: dropped before a worker took it. */
+  resolve(match: boolean | null): void;
   reject(error: Error): void;
 }
 
@@ -95,8 +97,10 @@ export class PasswordVerifier {
   /**
    * Whether `password` matches `stored`; null (no such account) or an unreadable hash is checked
    * against the dummy and answers `mismatch`. `key` serializes verifications: one at a time per key.
+   * `stillWanted` is asked when the verification's turn comes and again when a worker takes it (an
+   * address banned meanwhile): false drops it unchecked.
    */
-  async verify(password: string, stored: string | null, key: string): Promise<Verification> {
+  async verify(password: string, stored: string | null, key: string, stillWanted: () => boolean = () => true): Promise<Verification> {
     const parsed = stored === null ? null : parsePasswordHash(stored);
     const cacheKey = parsed ? this.cacheKey(stored!, password) : null;
     if (cacheKey && this.remembered(cacheKey)) return 'match';
@@ -105,9 +109,9 @@ export class PasswordVerifier {
     const turn = previous
       ? previous.then(() => {
           this.waiting--;
-          return this.verifyNow(password, parsed, cacheKey);
+          return this.verifyNow(password, parsed, cacheKey, stillWanted);
         })
-      : this.verifyNow(password, parsed, cacheKey);
+      : this.verifyNow(password, parsed, cacheKey, stillWanted);
     const tail = turn.catch(() => undefined);
     this.tails.set(key, tail);
     try {
@@ -137,16 +141,18 @@ export class PasswordVerifier {
     await Promise.all(slots.map(({ worker }) => worker.terminate()));
   }
 
-  private async verifyNow(password: string, parsed: ScryptHash | null, cacheKey: string | null): Promise<Verification> {
+  private async verifyNow(password: string, parsed: ScryptHash | null, cacheKey: string | null, stillWanted: () => boolean): Promise<Verification> {
     // Again: the verification this one waited for may have been the same camera's.
     if (cacheKey && this.remembered(cacheKey)) return 'match';
     if (this.closed) throw new IngestError('SHUTTING_DOWN', 'password verifier closed', { retriable: true });
+    if (!stillWanted()) return 'dropped';
     const idle = this.slots.some((s) => !s.job) || this.slots.length < this.options.concurrency;
     if (!idle && this.queue.length >= this.options.maxQueued) return 'busy';
-    const match = await new Promise<boolean>((resolve, reject) => {
-      this.queue.push({ password, hash: parsed ?? this.dummy, resolve, reject });
+    const match = await new Promise<boolean | null>((resolve, reject) => {
+      this.queue.push({ password, hash: parsed ?? this.dummy, stillWanted, resolve, reject });
       this.pump();
     });
+    if (match === null) return 'dropped';
     if (!parsed || !match) return 'mismatch';
     if (cacheKey) this.remember(cacheKey);
     return 'match';
@@ -157,6 +163,10 @@ export class PasswordVerifier {
       const slot = this.slots.find((s) => !s.job) ?? (this.slots.length < this.options.concurrency ? this.start() : null);
       if (!slot) return;
       const job = this.queue.shift()!;
+      if (!job.stillWanted()) {
+        job.resolve(null);
+        continue;
+      }
       slot.job = job;
       const { N, r, p, salt, hash } = job.hash;
       // Held while it works so a pending login keeps the process alive; let go when idle.

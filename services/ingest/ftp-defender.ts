@@ -187,8 +187,13 @@ export class FtpDefender implements FtpGate {
           : null;
     // One scrypt on every path, against the dummy hash when the login cannot succeed: the same work,
     // hence the same time even when verifications queue.
-    const verification = await this.verifier.verify(password, account && !cannot ? account.passwordHash : null, key);
+    const stillWanted = () => safe || !this.isBanned(key);
+    const verification = await this.verifier.verify(password, account && !cannot ? account.passwordHash : null, key, stillWanted);
 
+    if (verification === 'dropped') {
+      // Banned while it waited behind this address's other logins: a flood of parallel guesses ends here.
+      return { refused: this.refuseBanned(key) };
+    }
     if (verification === 'busy') {
       this.counters.loginsBusy++;
       if (!safe) this.score(key, 'limitExceeded');
@@ -287,12 +292,13 @@ export class FtpDefender implements FtpGate {
   }
 
   private refuseBanned(key: string): Refusal {
-    const ban = this.bans.get(key)!;
-    const now = Date.now();
-    const longer = ban.until + (this.settings.banMs * this.settings.banIncrementPercent) / 100;
-    ban.until = Math.max(ban.until, Math.min(longer, now + this.settings.maxBanMs));
+    const ban = this.bans.get(key);
+    if (ban) {
+      const longer = ban.until + (this.settings.banMs * this.settings.banIncrementPercent) / 100;
+      ban.until = Math.max(ban.until, Math.min(longer, Date.now() + this.settings.maxBanMs));
+      this.logger.debug({ address: key, until: new Date(ban.until).toISOString() }, 'banned address refused');
+    }
     this.counters.refusedBanned++;
-    this.logger.debug({ address: key, until: new Date(ban.until).toISOString() }, 'banned address refused');
     return REFUSALS.banned;
   }
 

@@ -25,9 +25,10 @@ class FakeVerifier {
   delayMs = 0;
   closed = false;
 
-  async verify(password: string, stored: string | null, key: string): Promise<Verification> {
+  async verify(password: string, stored: string | null, key: string, stillWanted: () => boolean): Promise<Verification> {
     this.calls.push({ password, stored, key });
     if (this.delayMs > 0) await new Promise((resolve) => setTimeout(resolve, this.delayMs));
+    if (!stillWanted()) return 'dropped';
     return this.answer ?? (stored === `hash:${password}` ? 'match' : 'mismatch');
   }
 
@@ -315,6 +316,16 @@ describe('FTP defender', () => {
       }
       expect(d.admit('203.0.113.9')).toMatchObject({ text: 'Too many failed logins from your address; try again later' });
       expect(d.snapshot().counters).toMatchObject({ loginsBusy: 5 });
+    });
+
+    it('drops a login that waited while its address was banned, with 421, unchecked', async () => {
+      const d = defender({ auth: { refusalDelayMs: 1000 } });
+      verifier.delayMs = 500;
+      const waiting = login(d, '203.0.113.9');
+      for (let i = 0; i < 5; i++) d.penalize('203.0.113.9', 'command line too long');
+      await jest.advanceTimersByTimeAsync(500);
+      expect(await waiting).toEqual({ refused: { code: 421, text: 'Too many failed logins from your address; try again later', close: true } });
+      expect(d.snapshot().counters).toMatchObject({ loginsFailed: 0, loginsSucceeded: 0, refusedBanned: 1 });
     });
 
     it('asks the verifier one address key at a time (IPv4-mapped and IPv6 /64 alike)', async () => {

@@ -103,6 +103,18 @@ describe('password verifier', () => {
     expect(v.snapshot()).toMatchObject({ running: 0, queued: 0, waiting: 0 });
   });
 
+  it('drops, unchecked, a verification no longer wanted when its turn comes or when a worker frees', async () => {
+    const v = verifier({ concurrency: 1, maxQueued: 4, cacheTtlMs: 0 });
+    let banned = false;
+    const stillWanted = () => !banned;
+    const first = v.verify('guess', hash, 'attacker', stillWanted);
+    const behind = v.verify('guess', hash, 'attacker', stillWanted);
+    const queued = v.verify('guess', hash, 'other', stillWanted);
+    expect(v.snapshot()).toMatchObject({ running: 1, queued: 1, waiting: 1 });
+    banned = true;
+    expect(await Promise.all([first, behind, queued])).toEqual(['mismatch', 'dropped', 'dropped']);
+  });
+
   it('remembers a success for cacheTtlMs without a worker, never a failure, and forgets it when the hash changes', async () => {
     let now = 1_000_000;
     jest.spyOn(Date, 'now').mockImplementation(() => now);
