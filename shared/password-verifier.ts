@@ -28,6 +28,20 @@ export interface VerifierSnapshot {
   cached: number;
 }
 
+/** How a verification waits its turn. */
+export interface VerifyOptions {
+  /**
+   * Asked when the verification's turn comes and again when a worker takes it (an address banned
+   * meanwhile): false drops it unchecked.
+   */
+  stillWanted?: () => boolean;
+  /**
+   * Goes ahead of every other waiting verification and is never refused as busy: a camera logging in
+   * from its own network while guessers elsewhere keep the queue full. Bounded by the connection limits.
+   */
+  priority?: boolean;
+}
+
 interface Job {
   password: string;
   hash: ScryptHash;
@@ -79,6 +93,8 @@ export class PasswordVerifier {
   private readonly dummy: ScryptHash;
   private readonly slots: Slot[] = [];
   private readonly queue: Job[] = [];
+  /** Priority verifications: taken before `queue`, and not counted against `maxQueued`. */
+  private readonly urgent: Job[] = [];
   private readonly tails = new Map<string, Promise<unknown>>();
   private waiting = 0;
   private readonly cacheTtlMs: number;
@@ -97,10 +113,8 @@ export class PasswordVerifier {
   /**
    * Whether `password` matches `stored`; null (no such account) or an unreadable hash is checked
    * against the dummy and answers `mismatch`. `key` serializes verifications: one at a time per key.
-   * `stillWanted` is asked when the verification's turn comes and again when a worker takes it (an
-   * address banned meanwhile): false drops it unchecked.
    */
-  async verify(password: string, stored: string | null, key: string, stillWanted: () => boolean = () => true): Promise<Verification> {
+  async verify(password: string, stored: string | null, key: string, options: VerifyOptions = {}): Promise<Verification> {
     const parsed = stored === null ? null : parsePasswordHash(stored);
     const cacheKey = parsed ? this.cacheKey(stored!, password) : null;
     if (cacheKey && this.remembered(cacheKey)) return 'match';
@@ -109,9 +123,9 @@ export class PasswordVerifier {
     const turn = previous
       ? previous.then(() => {
           this.waiting--;
-          return this.verifyNow(password, parsed, cacheKey, stillWanted);
+          return this.verifyNow(password, parsed, cacheKey, options);
         })
-      : this.verifyNow(password, parsed, cacheKey, stillWanted);
+      : this.verifyNow(password, parsed, cacheKey, options);
     const tail = turn.catch(() => undefined);
     this.tails.set(key, tail);
     try {
@@ -125,7 +139,7 @@ export class PasswordVerifier {
     return {
       workers: this.slots.length,
       running: this.slots.filter((s) => s.job).length,
-      queued: this.queue.length,
+      queued: this.urgent.length + this.queue.length,
       waiting: this.waiting,
       cached: this.cache.size,
     };
@@ -135,21 +149,22 @@ export class PasswordVerifier {
   async close(): Promise<void> {
     this.closed = true;
     const error = new IngestError('SHUTTING_DOWN', 'password verifier closed', { retriable: true });
-    this.queue.splice(0).forEach((job) => job.reject(error));
+    [...this.urgent.splice(0), ...this.queue.splice(0)].forEach((job) => job.reject(error));
     const slots = this.slots.splice(0);
     slots.forEach((slot) => slot.job?.reject(error));
     await Promise.all(slots.map(({ worker }) => worker.terminate()));
   }
 
-  private async verifyNow(password: string, parsed: ScryptHash | null, cacheKey: string | null, stillWanted: () => boolean): Promise<Verification> {
+  private async verifyNow(password: string, parsed: ScryptHash | null, cacheKey: string | null, options: VerifyOptions): Promise<Verification> {
+    const { stillWanted = () => true, priority = false } = options;
     // Again: the verification this one waited for may have been the same camera's.
     if (cacheKey && this.remembered(cacheKey)) return 'match';
     if (this.closed) throw new IngestError('SHUTTING_DOWN', 'password verifier closed', { retriable: true });
     if (!stillWanted()) return 'dropped';
     const idle = this.slots.some((s) => !s.job) || this.slots.length < this.options.concurrency;
-    if (!idle && this.queue.length >= this.options.maxQueued) return 'busy';
+    if (!idle && !priority && this.queue.length >= this.options.maxQueued) return 'busy';
     const match = await new Promise<boolean | null>((resolve, reject) => {
-      this.queue.push({ password, hash: parsed ?? this.dummy, stillWanted, resolve, reject });
+      (priority ? this.urgent : this.queue).push({ password, hash: parsed ?? this.dummy, stillWanted, resolve, reject });
       this.pump();
     });
     if (match === null) return 'dropped';
@@ -159,10 +174,10 @@ export class PasswordVerifier {
   }
 
   private pump(): void {
-    while (this.queue.length > 0 && !this.closed) {
+    while (this.urgent.length + this.queue.length > 0 && !this.closed) {
       const slot = this.slots.find((s) => !s.job) ?? (this.slots.length < this.options.concurrency ? this.start() : null);
       if (!slot) return;
-      const job = this.queue.shift()!;
+      const job = (this.urgent.length > 0 ? this.urgent : this.queue).shift()!;
       if (!job.stillWanted()) {
         job.resolve(null);
         continue;

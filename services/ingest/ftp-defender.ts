@@ -187,8 +187,11 @@ export class FtpDefender implements FtpGate {
           : null;
     // One scrypt on every path, against the dummy hash when the login cannot succeed: the same work,
     // hence the same time even when verifications queue.
-    const stillWanted = () => safe || !this.isBanned(key);
-    const verification = await this.verifier.verify(password, account && !cannot ? account.passwordHash : null, key, stillWanted);
+    const verification = await this.verifier.verify(password, account && !cannot ? account.passwordHash : null, key, {
+      stillWanted: () => safe || !this.isBanned(key),
+      // A camera in its own network (or where it logged in before) does not wait behind guessers.
+      priority: trusted && !cannot,
+    });
 
     if (verification === 'dropped') {
       // Banned while it waited behind this address's other logins: a flood of parallel guesses ends here.

@@ -3,7 +3,7 @@ import pino from 'pino';
 import type { Account } from '../../shared/accounts';
 import { hashPassword } from '../../shared/accounts';
 import { loadConfig } from '../../shared/config/config.loader';
-import type { Verification } from '../../shared/password-verifier';
+import type { Verification, VerifyOptions } from '../../shared/password-verifier';
 import { addressKey, FtpDefender } from '../../services/ingest/ftp-defender';
 
 const HOUR = 3600_000;
@@ -20,15 +20,15 @@ const account = (name: string, extra: Partial<Account> = {}): Account => ({
 
 /** Stands in for the scrypt workers: `hash:<password>` matches `<password>`; `delayMs` of (fake) time per check. */
 class FakeVerifier {
-  readonly calls: { password: string; stored: string | null; key: string }[] = [];
+  readonly calls: { password: string; stored: string | null; key: string; priority: boolean }[] = [];
   answer: Verification | null = null;
   delayMs = 0;
   closed = false;
 
-  async verify(password: string, stored: string | null, key: string, stillWanted: () => boolean): Promise<Verification> {
-    this.calls.push({ password, stored, key });
+  async verify(password: string, stored: string | null, key: string, options: VerifyOptions): Promise<Verification> {
+    this.calls.push({ password, stored, key, priority: options.priority ?? false });
     if (this.delayMs > 0) await new Promise((resolve) => setTimeout(resolve, this.delayMs));
-    if (!stillWanted()) return 'dropped';
+    if (options.stillWanted && !options.stillWanted()) return 'dropped';
     return this.answer ?? (stored === `hash:${password}` ? 'match' : 'mismatch');
   }
 
@@ -245,7 +245,7 @@ describe('FTP defender', () => {
       verifier.calls.length = 0;
       expect(await login(d, '198.51.100.77')).toEqual({ refused: { code: 530, text: 'Login incorrect', close: false } });
       // Refused without testing the password: checked against the dummy, so it costs the same.
-      expect(verifier.calls).toEqual([{ password: 'cam1-password', stored: null, key: '198.51.100.77' }]);
+      expect(verifier.calls).toEqual([{ password: 'cam1-password', stored: null, key: '198.51.100.77', priority: false }]);
       expect(logs).toContainEqual(expect.objectContaining({ msg: 'login refused', account: 'cam1', address: '198.51.100.77', reason: 'account locked' }));
 
       jest.advanceTimersByTime(HOUR + 10_000);
@@ -326,6 +326,17 @@ describe('FTP defender', () => {
       await jest.advanceTimersByTimeAsync(500);
       expect(await waiting).toEqual({ refused: { code: 421, text: 'Too many failed logins from your address; try again later', close: true } });
       expect(d.snapshot().counters).toMatchObject({ loginsFailed: 0, loginsSucceeded: 0, refusedBanned: 1 });
+    });
+
+    it('puts logins that could succeed from an account\'s networks or recent addresses ahead of the others', async () => {
+      const d = defender();
+      await login(d, '192.0.2.7', 'office');
+      await login(d, '198.51.100.1', 'office');
+      await login(d, '203.0.113.5');
+      await login(d, '203.0.113.5');
+      await fail(d, '203.0.113.5');
+      await d.authenticate('nobody', 'guess', '203.0.113.5', 1);
+      expect(verifier.calls.map((c) => c.priority)).toEqual([true, false, false, true, true, false]);
     });
 
     it('asks the verifier one address key at a time (IPv4-mapped and IPv6 /64 alike)', async () => {

@@ -90,6 +90,20 @@ describe('password verifier', () => {
     expect(await Promise.all([first, second])).toEqual(['mismatch', 'mismatch']);
   });
 
+  it('takes a priority verification before the waiting ones, even when the queue is full', async () => {
+    const v = verifier({ concurrency: 1, maxQueued: 1, cacheTtlMs: 0 });
+    const cheap = cheapHash('pw');
+    const order: string[] = [];
+    const track = (name: string, outcome: Promise<unknown>) => outcome.then((result) => order.push(`${name}:${result}`));
+    const running = track('running', v.verify('guess', cheap, 'a'));
+    const queued = track('queued', v.verify('guess', cheap, 'b'));
+    expect(await v.verify('guess', cheap, 'c')).toBe('busy');
+    const camera = track('camera', v.verify('pw', cheap, 'camera', { priority: true }));
+    expect(v.snapshot()).toMatchObject({ running: 1, queued: 2 });
+    await Promise.all([running, queued, camera]);
+    expect(order).toEqual(['running:mismatch', 'camera:match', 'queued:mismatch']);
+  });
+
   it('lets one verification per address run or queue; the next from that address waits outside the queue', async () => {
     const v = verifier({ concurrency: 1, maxQueued: 1 });
     const cheap = cheapHash('pw');
@@ -107,9 +121,9 @@ describe('password verifier', () => {
     const v = verifier({ concurrency: 1, maxQueued: 4, cacheTtlMs: 0 });
     let banned = false;
     const stillWanted = () => !banned;
-    const first = v.verify('guess', hash, 'attacker', stillWanted);
-    const behind = v.verify('guess', hash, 'attacker', stillWanted);
-    const queued = v.verify('guess', hash, 'other', stillWanted);
+    const first = v.verify('guess', hash, 'attacker', { stillWanted });
+    const behind = v.verify('guess', hash, 'attacker', { stillWanted });
+    const queued = v.verify('guess', hash, 'other', { stillWanted });
     expect(v.snapshot()).toMatchObject({ running: 1, queued: 1, waiting: 1 });
     banned = true;
     expect(await Promise.all([first, behind, queued])).toEqual(['mismatch', 'dropped', 'dropped']);
