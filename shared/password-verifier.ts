@@ -87,7 +87,10 @@ parentPort.on('message', ({ password, salt, hash, N, r, p, maxmem }) => {
  * A missing or unreadable hash is checked against a dummy hash with the current parameters, so it
  * costs the same as a real one. Successes are remembered for `cacheTtlMs` under an HMAC (key random
  * per process) of the stored hash and the password: a camera that connects for every upload pays
- * for scrypt once per period, and still gets in while guessers keep the queue full.
+ * for scrypt once per period, and still gets in while guessers keep the queue full. Only the right
+ * password is ever answered faster. The price: someone who can read this process's memory can test
+ * guesses against a remembered entry at HMAC speed instead of scrypt's until it expires; a new
+ * password takes effect at once, as the stored hash is part of the key.
  */
 export class PasswordVerifier {
   private readonly dummy: ScryptHash;
