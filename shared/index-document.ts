@@ -20,25 +20,77 @@ function byFirstReceipt(a: ImageSource, b: ImageSource): number {
   return instant(a.receivedAt) - instant(b.receivedAt) || compare(a.account, b.account) || compare(a.path, b.path);
 }
 
+/** Where a source's file was before the account renamed it (RNFR/RNTO), and when it moved. */
+interface FormerPath {
+  path: string;
+  until: string;
+}
+
+/**
+ * A source as stored: IndexedSource plus `formerPaths`, the paths its file had before renames,
+ * oldest first. They let a replay of the file's history (deliveries to an old path, the renames
+ * themselves) be recognised as already counted.
+ */
+type TrackedSource = IndexedSource & { formerPaths?: FormerPath[] };
+
+const formerPaths = (source: IndexedSource): FormerPath[] => (source as TrackedSource).formerPaths ?? [];
+
 /**
  * Counts one delivery in the source of its (account, path). A delivery inside the source's
  * [firstSeenAt, lastSeenAt] is a replay and changes nothing, so replaying a topic from any offset
  * converges; one outside it counts once more and moves that bound. The source's ImageSource fields
- * stay those of its first receipt.
+ * stay those of its first receipt. A delivery to a path the file had before a rename, made before
+ * that rename, belongs to the renamed source. A delivery with `renamedFrom` moves a source instead
+ * (renameSource).
  */
 export function mergeSource(sources: IndexedSource[], delivery: ImageSource): IndexedSource[] {
+  if (delivery.renamedFrom !== undefined) return renameSource(sources, delivery);
   const at = instant(delivery.receivedAt);
-  const i = sources.findIndex((s) => s.account === delivery.account && s.path === delivery.path);
+  const mine = (s: IndexedSource) => s.account === delivery.account;
+  const renamed = sources.findIndex((s) => mine(s) && formerPaths(s).some((f) => f.path === delivery.path && at <= instant(f.until)));
+  const i = renamed >= 0 ? renamed : sources.findIndex((s) => mine(s) && s.path === delivery.path);
   if (i < 0) {
     const added = { ...delivery, count: 1, firstSeenAt: delivery.receivedAt, lastSeenAt: delivery.receivedAt };
     return [...sources, added].sort(byFirstReceipt);
   }
-  const known = sources[i];
-  let counted: IndexedSource;
+  const known = sources[i] as TrackedSource;
+  let counted: TrackedSource;
   if (at > instant(known.lastSeenAt)) counted = { ...known, count: known.count + 1, lastSeenAt: delivery.receivedAt };
-  else if (at < instant(known.firstSeenAt)) counted = { ...delivery, count: known.count + 1, firstSeenAt: delivery.receivedAt, lastSeenAt: known.lastSeenAt };
-  else return sources;
+  else if (at < instant(known.firstSeenAt)) {
+    counted = { ...delivery, path: known.path, count: known.count + 1, firstSeenAt: delivery.receivedAt, lastSeenAt: known.lastSeenAt };
+    if (known.formerPaths) counted.formerPaths = known.formerPaths;
+  } else return sources;
   return sources.map((s, j) => (j === i ? counted : s)).sort(byFirstReceipt);
+}
+
+/**
+ * The account renamed a delivered file (`renamedFrom` → `path`, at `receivedAt`): its source moves
+ * to the new path keeping count, first and last seen; a source already at the new path (the same
+ * bytes delivered there too) is folded in. The rename is remembered on the source, so replaying it
+ * changes nothing. A rename of a path this image never had still records the new path as a source.
+ */
+function renameSource(sources: IndexedSource[], rename: ImageSource): IndexedSource[] {
+  const { renamedFrom: from, ...delivery } = rename as ImageSource & { renamedFrom: string };
+  const mark: FormerPath = { path: from, until: delivery.receivedAt };
+  const mine = (s: IndexedSource) => s.account === delivery.account;
+  if (sources.some((s) => mine(s) && formerPaths(s).some((f) => f.path === mark.path && f.until === mark.until))) return sources;
+  const old = sources.find((s) => mine(s) && s.path === from);
+  const current = sources.find((s) => mine(s) && s.path === delivery.path);
+  const parts = [old, current].filter((s): s is IndexedSource => s !== undefined);
+  let moved: TrackedSource;
+  if (parts.length === 0) moved = { ...delivery, count: 1, firstSeenAt: delivery.receivedAt, lastSeenAt: delivery.receivedAt };
+  else {
+    const first = [...parts].sort((a, b) => instant(a.firstSeenAt) - instant(b.firstSeenAt))[0];
+    moved = {
+      ...first,
+      path: delivery.path,
+      count: parts.reduce((n, s) => n + s.count, 0),
+      firstSeenAt: first.firstSeenAt,
+      lastSeenAt: parts.reduce((a, s) => (instant(s.lastSeenAt) > instant(a) ? s.lastSeenAt : a), first.lastSeenAt),
+    };
+  }
+  moved.formerPaths = [...parts.flatMap(formerPaths), mark];
+  return [...sources.filter((s) => !parts.includes(s)), moved].sort(byFirstReceipt);
 }
 
 /** Sets the document's first/last seen over all its sources; `receivedAt` is the first receipt. */

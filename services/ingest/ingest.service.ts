@@ -10,12 +10,13 @@ import { IMAGE_TYPE_INFO, isComplete, sniffFileType, type ImageType } from '../.
 import { originalKey } from '../../shared/image/object-keys';
 import type { Logger } from '../../shared/logging';
 import type { EventBus } from '../../shared/ports/event-bus.port';
+import type { DeliveryMove } from '../../shared/ports/delivery-record.port';
 import type { ObjectStore } from '../../shared/ports/object-store.port';
 import { withRetry, type RetryOptions } from '../../shared/retry';
 import type { ClaimOptions, Spool, SpoolEntry } from './spool';
 
 export type IngestOutcome =
-  | { status: 'ingested'; id: string; key: string; duplicate: boolean }
+  | { status: 'ingested'; id: string; key: string; bytes: number; contentType: string; duplicate: boolean }
   | { status: 'rejected'; code: ErrorCode; reason: string };
 
 export interface IngestDeps {
@@ -47,6 +48,14 @@ async function sha256(file: string): Promise<string> {
 const SENDER_WAIT_MS = 15_000;
 const SENDER_RETRY: Omit<RetryOptions, 'signal'> = { initialDelayMs: 250, maxDelayMs: 4_000, maxAttempts: Infinity };
 
+function senderRetry(log: Logger, message: string): RetryOptions {
+  return {
+    ...SENDER_RETRY,
+    signal: AbortSignal.timeout(SENDER_WAIT_MS),
+    onRetry: (error, attempt, delayMs) => log.warn({ attempt, delayMs, err: errorMessage(error) }, message),
+  };
+}
+
 /** The account's policy as it stands now; it travels in the event so every processor applies this one. */
 export function policyOf(config: Readonly<Config>, accounts: AccountDirectory, accountName: string): ProcessingPolicy {
   const account = accounts.find(accountName);
@@ -75,6 +84,27 @@ export class IngestService {
     const maxFileBytes = options.maxFileBytes ?? this.deps.config.limits.maxFileBytes;
     const entry = await this.deps.spool.claim(filePath, source, { ...options, maxFileBytes });
     return this.ingest(entry);
+  }
+
+  /**
+   * The account renamed a delivered file (RNFR/RNTO): announces the image again, as stored, under
+   * its new path with `renamedFrom` the old one, so the index and downstream consumers move the
+   * source. Nothing is read or stored again; throws (the sender hears 451) when the bus stays down.
+   */
+  async announceRename(move: DeliveryMove, from: Pick<ImageSource, 'protocol' | 'account' | 'remoteAddress'>): Promise<void> {
+    const { imageId: id, originalKey: key, size: bytes, contentType } = move.delivery;
+    const receivedAt = new Date().toISOString();
+    const event: ImageIngestedEvent = {
+      schema: SCHEMAS.ingested,
+      id,
+      receivedAt,
+      source: { ...from, path: move.to, receivedAt, renamedFrom: move.from },
+      original: { key, bytes, contentType, location: this.deps.store.locate(key) },
+      policy: policyOf(this.deps.config, this.deps.accounts, from.account),
+    };
+    const log = this.logger.child({ account: from.account, path: move.to, renamedFrom: move.from, imageId: id });
+    await withRetry(() => this.deps.bus.publish(this.deps.config.bus.topics.ingested, id, event), senderRetry(log, 'bus unavailable, retrying'));
+    log.info('rename announced');
   }
 
   /** Waits until no ingest is running, at most `timeoutMs`; false when some were still running. */
@@ -134,11 +164,7 @@ export class IngestService {
     const { id, type, bytes } = checked;
     const { contentType, extension } = IMAGE_TYPE_INFO[type];
     const key = originalKey(id, extension);
-    const retry: RetryOptions = {
-      ...SENDER_RETRY,
-      signal: AbortSignal.timeout(SENDER_WAIT_MS),
-      onRetry: (error, attempt, delayMs) => log.warn({ imageId: id, attempt, delayMs, err: errorMessage(error) }, 'store or bus unavailable, retrying'),
-    };
+    const retry = senderRetry(log.child({ imageId: id }), 'store or bus unavailable, retrying');
     const duplicate = await withRetry(async () => {
       const existing = await this.deps.store.head(key);
       if (existing?.bytes === bytes) return true;
@@ -156,7 +182,7 @@ export class IngestService {
     await withRetry(() => this.deps.bus.publish(this.deps.config.bus.topics.ingested, id, event), retry);
     await this.deps.spool.release(entry);
     log.info({ imageId: id, bytes, duplicate }, 'image ingested');
-    return { status: 'ingested', id, key, duplicate };
+    return { status: 'ingested', id, key, bytes, contentType, duplicate };
   }
 
   private async check(entry: SpoolEntry): Promise<Checked> {

@@ -19,6 +19,12 @@ export interface ImageSource {
   path: string;
   remoteAddress: string | null;
   receivedAt: string;
+  /**
+   * Added in v1.2: the file's path before the account renamed it (RNFR/RNTO of a delivered file).
+   * Such an event announces an image already delivered again, under its new `path`, with
+   * `receivedAt` the time of the rename; the index moves the source from the old path to the new.
+   */
+  renamedFrom?: string;
 }
 
 export interface ObjectLocation {

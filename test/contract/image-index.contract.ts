@@ -200,6 +200,55 @@ export function imageIndexContract(name: string, makeHarness: () => Promise<Imag
       }
     });
 
+    it('moves a renamed file\'s source to its new path, keeping count and first/last seen, and finds it by the new name only', async () => {
+      const first = processedEvent({ source: source({ path: '/cam_tmp.jpg', receivedAt: at(0) }) });
+      await index.upsert(first);
+      await index.upsert({ ...first, source: { ...first.source, receivedAt: at(1) } });
+      await index.upsert({ ...first, source: { ...first.source, path: '/x.jpg', renamedFrom: '/cam_tmp.jpg', receivedAt: at(5) } });
+      const doc = await index.get(first.id);
+      expect(doc?.sources.map((s) => [s.account, s.path, s.count, s.firstSeenAt, s.lastSeenAt, s.receivedAt])).toEqual([['cam1', '/x.jpg', 2, at(0), at(1), at(0)]]);
+      // A rename is not a delivery: the image was last seen when the file was last sent.
+      expect(doc).toMatchObject({ firstSeenAt: at(0), lastSeenAt: at(1) });
+      expect(await ids({ text: 'x' })).toEqual([first.id]);
+      expect(await ids({ text: 'cam_tmp' })).toEqual([]);
+    });
+
+    it('changes nothing when a rename, or the history before it, is replayed from any offset', async () => {
+      const id = fakeId();
+      const a = source({ path: '/a.jpg' });
+      const topic: Delivery[] = [
+        { processed: processedEvent({ id, source: { ...a, receivedAt: at(0) } }) },
+        { processed: processedEvent({ id, source: { ...a, receivedAt: at(1) } }) },
+        { processed: processedEvent({ id, source: { ...a, path: '/b.jpg', renamedFrom: '/a.jpg', receivedAt: at(2) } }) },
+        { failed: failedImageEvent({ id, source: { ...a, path: '/c/d.jpg', renamedFrom: '/b.jpg', receivedAt: at(3) } }) },
+        { processed: processedEvent({ id, source: { ...a, path: '/other.jpg', receivedAt: at(4) } }) },
+      ];
+      for (const d of topic) await deliver(index, d);
+      const doc = await index.get(id);
+      expect(doc?.sources.map((s) => [s.path, s.count, s.firstSeenAt, s.lastSeenAt])).toEqual([
+        ['/c/d.jpg', 2, at(0), at(1)],
+        ['/other.jpg', 1, at(4), at(4)],
+      ]);
+      for (let offset = topic.length - 1; offset >= 0; offset--) {
+        for (const d of topic.slice(offset)) await deliver(index, d);
+        expect(await index.get(id)).toEqual(doc);
+      }
+    });
+
+    it('counts a delivery to the old name after the rename as a new source, and folds a rename onto a name that sent the same bytes', async () => {
+      const first = processedEvent({ source: source({ path: '/a.jpg', receivedAt: at(0) }) });
+      await index.upsert(first);
+      await index.upsert({ ...first, source: { ...first.source, path: '/b.jpg', renamedFrom: '/a.jpg', receivedAt: at(1) } });
+      await index.upsert({ ...first, source: { ...first.source, path: '/a.jpg', receivedAt: at(2) } });
+      const paths = async () => (await index.get(first.id))?.sources.map((s) => [s.path, s.count, s.firstSeenAt, s.lastSeenAt]);
+      expect(await paths()).toEqual([
+        ['/b.jpg', 1, at(0), at(0)],
+        ['/a.jpg', 1, at(2), at(2)],
+      ]);
+      await index.upsert({ ...first, source: { ...first.source, path: '/b.jpg', renamedFrom: '/a.jpg', receivedAt: at(3) } });
+      expect(await paths()).toEqual([['/b.jpg', 2, at(0), at(2)]]);
+    });
+
     it('filters by status', async () => {
       const processed = processedEvent();
       const failed = failedImageEvent();
