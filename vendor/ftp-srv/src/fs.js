@@ -118,9 +118,10 @@ class FileSystem {
   }
 
   mkdir(path) {
-    const {fsPath} = this._resolvePath(path);
+    const {fsPath, clientPath} = this._resolvePath(path);
     return fsAsync.mkdir(fsPath, { recursive: true })
-    .then(() => fsPath);
+    // ingest: MKD answers with this, and the client must not learn the server path (upstream: fsPath).
+    .then(() => clientPath);
   }
 
   rename(from, to) {

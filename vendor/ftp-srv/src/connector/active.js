@@ -38,8 +38,9 @@ class Active extends Connector {
       this.dataSocket.connect({host, port, family}, () => {
         this.dataSocket.pause();
 
-        if (this.connection.secure) {
-          const secureContext = tls.createSecureContext(this.server.options.tls);
+        // ingest: TLS with PROT P only (upstream: whenever the control connection was secure).
+        if (this.connection.dataProtected) {
+          const secureContext = this.server.secureContext;
           const secureSocket = new tls.TLSSocket(this.dataSocket, {
             isServer: true,
             secureContext

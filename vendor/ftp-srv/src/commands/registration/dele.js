@@ -1,4 +1,5 @@
 const Promise = require('bluebird');
+const replyFor = require('../../helpers/reply-error');
 
 module.exports = {
   directive: 'DELE',
@@ -12,7 +13,8 @@ module.exports = {
     })
     .catch((err) => {
       log.error(err);
-      return this.reply(550, err.message);
+      const {code, message} = replyFor(err, 550);
+      return this.reply(code, message);
     });
   },
   syntax: '{{cmd}} <path>',

@@ -1,6 +1,7 @@
 const _ = require('lodash');
 const Promise = require('bluebird');
 const getFileStat = require('../../helpers/file-stat');
+const {Transfer, transferError} = require('../../helpers/transfer');
 
 // http://cr.yp.to/ftp/list.html
 // http://cr.yp.to/ftp/list/eplf.html
@@ -14,43 +15,39 @@ module.exports = {
     const simple = command.directive === 'NLST';
 
     const path = command.arg || '.';
-    return this.connector.waitForConnection()
-    .tap(() => this.commandSocket.pause())
-    .then(() => Promise.try(() => this.fs.get(path)))
+    // ingest: as STOR (helpers/transfer.js).
+    let socket;
+    return Transfer.run(this, {log, defaultCode: 451}, (transfer) => transfer.connected()
+    .then((dataSocket) => {
+      socket = dataSocket;
+      return Promise.try(() => this.fs.get(path));
+    })
     .then((stat) => stat.isDirectory() ? Promise.try(() => this.fs.list(path)) : [stat])
-    .then((files) => {
-      const getFileMessage = (file) => {
-        if (simple) return file.name;
-        return getFileStat(file, _.get(this, 'server.options.file_format', 'ls'));
-      };
-
-      return Promise.try(() => files.map((file) => {
-        const message = getFileMessage(file);
-        return {
-          raw: true,
-          message,
-          socket: this.connector.socket
+    .then((files) => Promise.all(files.map((file) => {
+      if (simple) return file.name;
+      return getFileStat(file, _.get(this, 'server.options.file_format', 'ls'));
+    })))
+    .then((lines) => {
+      const text = lines.map((line) => `${line}\r\n`).join('');
+      return this.reply(150).then(() => new Promise((resolve, reject) => {
+        let finished = false;
+        const fail = (err) => {
+          socket.destroy();
+          reject(err);
         };
+        transfer.onAbort(fail);
+        socket.on('error', (err) => fail(transferError(426, 'Data connection closed; transfer aborted', err)));
+        socket.once('close', () => finished || fail(transferError(426, 'Data connection closed; transfer aborted')));
+        transfer.start();
+        socket.resume();
+        transfer.progress(Buffer.byteLength(text));
+        socket.end(text, this.encoding, () => {
+          finished = true;
+          transfer.done();
+          resolve([226]);
+        });
       }));
-    })
-    .tap(() => this.reply(150))
-    .then((fileList) => {
-      if (fileList.length) return this.reply({}, ...fileList);
-      return this.reply({socket: this.connector.socket, useEmptyMessage: true});
-    })
-    .tap(() => this.reply(226))
-    .catch(Promise.TimeoutError, (err) => {
-      log.error(err);
-      return this.reply(425, 'No connection established');
-    })
-    .catch((err) => {
-      log.error(err);
-      return this.reply(451, err.message || 'No directory');
-    })
-    .then(() => {
-      this.connector.end();
-      this.commandSocket.resume();
-    });
+    }));
   },
   syntax: '{{cmd}} [<path>]',
   description: 'Returns information of a file or directory if specified, else information of the current working directory is returned'

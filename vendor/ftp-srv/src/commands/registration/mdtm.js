@@ -1,5 +1,6 @@
 const Promise = require('bluebird');
 const {mdtmTime} = require('../../helpers/time-format');
+const replyFor = require('../../helpers/reply-error');
 
 module.exports = {
   directive: 'MDTM',
@@ -14,7 +15,8 @@ module.exports = {
     })
     .catch((err) => {
       log.error(err);
-      return this.reply(550, err.message);
+      const {code, message} = replyFor(err, 550);
+      return this.reply(code, message);
     });
   },
   syntax: '{{cmd}} <path>',

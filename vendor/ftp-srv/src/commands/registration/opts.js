@@ -8,7 +8,8 @@ const OPTIONS = {
 module.exports = {
   directive: 'OPTS',
   handler: function ({command} = {}) {
-    if (!_.has(command, 'arg')) return this.reply(501);
+    // ingest: a bare OPTS threw (null.split) and was never answered.
+    if (!command.arg) return this.reply(501);
 
     const [_option, ...args] = command.arg.split(' ');
     const option = _.toUpper(_option);

@@ -1,6 +1,8 @@
 module.exports = {
   directive: 'PASS',
   handler: function ({log, command} = {}) {
+    // ingest: before anything else, so a password sent in clear is never checked.
+    if (this.server.options.tls_required && !this.secure) return this.reply(530, 'TLS required: send AUTH TLS first');
     if (!this.username) return this.reply(503);
     if (this.authenticated) return this.reply(202);
 
@@ -14,7 +16,10 @@ module.exports = {
     })
     .catch((err) => {
       log.error(err);
-      return this.reply(530, err.message || 'Authentication failed');
+      // ingest: a login listener may refuse with 421 and end the session (too many attempts, a ban).
+      const code = err.replyCode === 421 ? 421 : 530;
+      return this.reply(code, err.message || 'Authentication failed')
+      .then(() => err.closeConnection && this.close(0));
     });
   },
   syntax: '{{cmd}} <password>',

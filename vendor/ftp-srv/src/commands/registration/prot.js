@@ -7,8 +7,14 @@ module.exports = {
     if (!this.bufferSize && typeof this.bufferSize !== 'number') return this.reply(503);
 
     switch (_.toUpper(command.arg)) {
-      case 'P': return this.reply(200, 'OK');
+      // ingest: the level is kept: data connections use TLS with P only (RFC 4217 §9).
+      case 'P':
+        this.protection = 'P';
+        return this.reply(200, 'OK');
       case 'C':
+        if (this.server.options.tls_required) return this.reply(534, 'Data connections must be protected: PROT P');
+        this.protection = 'C';
+        return this.reply(200, 'OK');
       case 'S':
       case 'E': return this.reply(536, 'Not supported');
       default: return this.reply(504);

@@ -1,4 +1,5 @@
 const Promise = require('bluebird');
+const {Transfer, transferError} = require('../../helpers/transfer');
 
 module.exports = {
   directive: 'RETR',
@@ -7,10 +8,15 @@ module.exports = {
     if (!this.fs.read) return this.reply(402, 'Not supported by file system');
 
     const filePath = command.arg;
+    if (!filePath) return this.reply(501, 'Missing file name');
 
-    return this.connector.waitForConnection()
-    .tap(() => this.commandSocket.pause())
-    .then(() => Promise.try(() => this.fs.read(filePath, {start: this.restByteCount})))
+    // ingest: as STOR (helpers/transfer.js); failures answer 550 (upstream: 551, "page type unknown").
+    let socket;
+    return Transfer.run(this, {log, defaultCode: 550}, (transfer) => transfer.connected()
+    .then((dataSocket) => {
+      socket = dataSocket;
+      return Promise.try(() => this.fs.read(filePath, {start: this.restByteCount}));
+    })
     .then((fsResponse) => {
       let {stream, clientPath} = fsResponse;
       if (!stream && !clientPath) {
@@ -19,45 +25,40 @@ module.exports = {
       }
       const serverPath = stream.path || filePath;
 
-      const destroyConnection = (connection, reject) => (err) => {
-        if (connection) connection.destroy(err);
-        reject(err);
-      };
-
-      const eventsPromise = new Promise((resolve, reject) => {
-        stream.on('data', (data) => {
-          if (stream) stream.pause();
-          if (this.connector.socket) {
-            this.connector.socket.write(data, () => stream && stream.resume());
-          }
+      let finished = false;
+      let fail;
+      const sent = new Promise((resolve, reject) => {
+        fail = (err) => {
+          if (stream.destroy) stream.destroy();
+          socket.destroy();
+          reject(err);
+        };
+        transfer.onAbort(fail);
+        stream.on('error', fail);
+        socket.on('error', (err) => fail(transferError(426, 'Data connection closed; transfer aborted', err)));
+        socket.once('close', () => finished || fail(transferError(426, 'Data connection closed; transfer aborted')));
+        stream.once('end', () => transfer.done());
+        // ingest: 226 only once every byte is handed to the network, not when the file's last byte is read.
+        socket.once('finish', () => {
+          finished = true;
+          resolve();
         });
-        stream.once('end', () => resolve());
-        stream.once('error', destroyConnection(this.connector.socket, reject));
-
-        this.connector.socket.once('error', destroyConnection(stream, reject));
       });
 
       this.restByteCount = 0;
 
-      return this.reply(150).then(() => stream.resume() && this.connector.socket.resume())
-      .then(() => eventsPromise)
+      return this.reply(150).then(() => {
+        transfer.start();
+        socket.resume();
+        stream.on('data', (chunk) => transfer.progress(chunk.length));
+        stream.pipe(socket);
+      })
+      .then(() => sent)
       .tap(() => this.emit('RETR', null, serverPath))
-      .then(() => this.reply(226, clientPath))
-      .then(() => stream.destroy && stream.destroy());
+      .then(() => [226, clientPath])
+      .finally(() => stream.destroy && stream.destroy());
     })
-    .catch(Promise.TimeoutError, (err) => {
-      log.error(err);
-      return this.reply(425, 'No connection established');
-    })
-    .catch((err) => {
-      log.error(err);
-      this.emit('RETR', err);
-      return this.reply(551, err.message);
-    })
-    .then(() => {
-      this.connector.end();
-      this.commandSocket.resume();
-    });
+    .tapCatch((err) => this.emit('RETR', err)));
   },
   syntax: '{{cmd}} <path>',
   description: 'Retrieve a copy of the file'

@@ -1,4 +1,5 @@
 const Promise = require('bluebird');
+const replyFor = require('../../helpers/reply-error');
 
 module.exports = {
   directive: 'RNTO',
@@ -19,7 +20,8 @@ module.exports = {
     .catch((err) => {
       log.error(err);
       this.emit('RNTO', err);
-      return this.reply(550, err.message);
+      const {code, message} = replyFor(err, 550);
+      return this.reply(code, message);
     })
     .then(() => {
       delete this.renameFrom;

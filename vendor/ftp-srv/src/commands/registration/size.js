@@ -1,4 +1,5 @@
 const Promise = require('bluebird');
+const replyFor = require('../../helpers/reply-error');
 
 module.exports = {
   directive: 'SIZE',
@@ -8,11 +9,14 @@ module.exports = {
 
     return Promise.try(() => this.fs.get(command.arg))
     .then((fileStat) => {
+      // ingest: upstream answered "213 4096" for a directory.
+      if (fileStat.isDirectory && fileStat.isDirectory()) return this.reply(550, 'Not a plain file');
       return this.reply(213, {message: fileStat.size});
     })
     .catch((err) => {
       log.error(err);
-      return this.reply(550, err.message);
+      const {code, message} = replyFor(err, 550);
+      return this.reply(code, message);
     });
   },
   syntax: '{{cmd}} <path>',

@@ -1,6 +1,7 @@
 const _ = require('lodash');
 const Promise = require('bluebird');
 const getFileStat = require('../../helpers/file-stat');
+const replyFor = require('../../helpers/reply-error');
 
 module.exports = {
   directive: 'STAT',
@@ -34,7 +35,8 @@ module.exports = {
       .then(([code, messages]) => this.reply(code, 'Status begin', ...messages, 'Status end'))
       .catch((err) => {
         log.error(err);
-        return this.reply(450, err.message);
+        const {code, message} = replyFor(err, 450);
+        return this.reply(code, message);
       });
     } else {
       return this.reply(211, 'Status OK');

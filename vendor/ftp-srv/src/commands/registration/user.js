@@ -1,8 +1,9 @@
 module.exports = {
   directive: 'USER',
   handler: function ({log, command} = {}) {
-    if (this.username) return this.reply(530, 'Username already set');
+    // ingest: a client may start over with another USER after a refused PASS (upstream: 530 for ever).
     if (this.authenticated) return this.reply(230);
+    if (this.server.options.tls_required && !this.secure) return this.reply(530, 'TLS required: send AUTH TLS first');
 
     this.username = command.arg;
     if (!this.username) return this.reply(501, 'Must provide username');
