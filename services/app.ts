@@ -7,6 +7,7 @@ import type { Logger } from '../shared/logging';
 import { ConsumerRunner } from '../shared/consumer/consumer.runner';
 import type { Subscription } from '../shared/ports/event-bus.port';
 import { DropFolderWatcher } from './ingest/drop-folder.watcher';
+import { FtpDefender } from './ingest/ftp-defender';
 import { FtpIngestServer } from './ingest/ftp.server';
 import { IngestService } from './ingest/ingest.service';
 import { recoverOrphanUploads } from './ingest/orphan-uploads';
@@ -20,11 +21,13 @@ export interface App {
   /** Bound ports (useful when the config asked for 0). */
   ftpPort: number | null;
   httpPort: number | null;
+  /** Re-reads the FTPS certificate and key (SIGHUP); false when FTP is not served here or they did not load. */
+  reloadTls(): boolean;
   stop(): Promise<void>;
 }
 
-/** How long shutdown waits for uploads in flight to become durable before closing connections. */
-const DRAIN_MS = 30_000;
+/** After the FTP sessions are closed, how long shutdown waits for hand-overs to ingest (an RNTO) that were still running. */
+const HANDOVER_DRAIN_MS = 30_000;
 
 /** Starts the services the configuration names, wired to the configured adapters. */
 export async function startApp(config: Readonly<Config>, logger: Logger): Promise<App> {
@@ -36,15 +39,19 @@ export async function startApp(config: Readonly<Config>, logger: Logger): Promis
   const subscriptions: Subscription[] = [];
   let ftpPort: number | null = null;
   let httpPort: number | null = null;
+  let reloadTls = () => false;
 
   try {
     await accounts.start();
     closers.push(() => accounts.stop());
     if (config.services.includes('ingest')) {
       const ingest = new IngestService({ ...deps, spool: new Spool(path.join(config.dataDir, 'spool'), { leaseMs: config.spool.leaseMs }) });
-      const ftp = new FtpIngestServer({ ...deps, ingest });
+      const defender = new FtpDefender(config.ftp, { accounts, logger });
+      closers.push(() => defender.close());
+      const ftp = new FtpIngestServer({ ...deps, ingest, gate: defender });
       await ftp.listen();
       ftpPort = ftp.port;
+      reloadTls = () => ftp.reloadTls();
       // After listen: a full spool during an outage must not keep the FTP port closed. A broken
       // entry costs a log line, not the process (an unhandled rejection would end it).
       const redrive = () => {
@@ -61,9 +68,9 @@ export async function startApp(config: Readonly<Config>, logger: Logger): Promis
       closers.push(async () => {
         clearInterval(redriveTimer);
         await drops.stop();
-        ftp.stopListening();
-        if (!(await ingest.drain(DRAIN_MS))) logger.warn('uploads still in flight at shutdown; their spool files re-drive at next start');
-        await ftp.close();
+        // New connections and transfers are refused; running transfers get drainMs, then 421.
+        await ftp.shutdown(config.ftp.limits.drainMs);
+        if (!(await ingest.drain(HANDOVER_DRAIN_MS))) logger.warn('uploads still in flight at shutdown; their spool files re-drive at next start');
       });
     }
     if (config.services.includes('processor')) subscriptions.push(await new ProcessorService(deps).start());
@@ -84,6 +91,7 @@ export async function startApp(config: Readonly<Config>, logger: Logger): Promis
     adapters,
     ftpPort,
     httpPort,
+    reloadTls: () => reloadTls(),
     async stop() {
       // Front doors first, then consumers finish what they hold, then the adapters close.
       for (const close of [...closers].reverse()) await close().catch((error) => logger.error({ err: errorMessage(error) }, 'close failed'));

@@ -37,6 +37,8 @@ async function main(): Promise<void> {
   };
   process.on('SIGTERM', shutdown);
   process.on('SIGINT', shutdown);
+  // Node's default for SIGHUP ends the process; here it means "certificates were renewed".
+  process.on('SIGHUP', () => logger.info({ reloaded: app.reloadTls() }, 'SIGHUP: TLS certificate reload'));
 }
 
 main().catch((error: unknown) => {

@@ -3,14 +3,14 @@ import { lookup } from 'node:dns/promises';
 import { readFileSync } from 'node:fs';
 import { isIPv4, type Socket } from 'node:net';
 import { FtpSrv, type FtpConnection, type FtpRefusal, type FtpServerOptions } from 'ftp-srv';
-import { AccountDirectory, isAddressAllowed, networkMatcher, unmapIPv4, verifyPassword } from '../../shared/accounts';
+import { AccountDirectory, networkMatcher, unmapIPv4 } from '../../shared/accounts';
 import type { Config } from '../../shared/config/config.schema';
 import { IngestError, errorMessage } from '../../shared/errors';
 import type { Logger } from '../../shared/logging';
 import type { DeliveryRecord } from '../../shared/ports/delivery-record.port';
 import type { ObjectStore } from '../../shared/ports/object-store.port';
 import { IngestFileSystem } from './ftp-file-system';
-import type { FtpGate, Refusal } from './ftp-gate';
+import type { FtpGate } from './ftp-gate';
 import { ftpReply } from './ftp-replies';
 import { loginRefusal } from './ftp-srv.internals';
 import type { IngestService } from './ingest.service';
@@ -25,11 +25,8 @@ export interface FtpIngestDeps {
   /** Where RETR reads delivered files from. */
   store: ObjectStore;
   logger: Logger;
-  /**
-   * Who may connect and log in (the defender, ftp-defender.ts). Optional only until app.ts hands
-   * the defender in: without it every connection is admitted and passwords are checked as before.
-   */
-  gate?: FtpGate;
+  /** Who may connect and log in (the defender, ftp-defender.ts). */
+  gate: FtpGate;
 }
 
 /** vsftpd allows 4096; no camera sends a command line half that long. */
@@ -72,7 +69,7 @@ export class FtpIngestServer {
   constructor(private readonly deps: FtpIngestDeps) {
     const { ftp } = deps.config;
     this.logger = deps.logger.child({ component: 'ftp' });
-    this.gate = deps.gate ?? openGate(deps.accounts);
+    this.gate = deps.gate;
     this.isTempName = tempNameMatcher(ftp.tempNamePatterns);
     this.passive = passiveAddresses(ftp.passive, ftp.passive.host, ftp.passive.overrides.map((o) => o.host));
     const tls = this.readTls();
@@ -272,18 +269,3 @@ function nameRefusal(path: string): string | null {
   return reason && ftpReply('NAME_NOT_ALLOWED', `file ${reason}`).text;
 }
 
-/** Until app.ts hands in the defender: admits every connection and checks passwords as before. */
-function openGate(accounts: AccountDirectory): FtpGate {
-  // One text for every refusal, so the reply does not tell which account names exist.
-  const refused: Refusal = { code: 530, text: 'Login incorrect', close: false };
-  return {
-    admit: () => null,
-    release: () => undefined,
-    penalize: () => undefined,
-    async authenticate(username, password, address) {
-      const account = accounts.find(username);
-      if (!account || !(await verifyPassword(password, account.passwordHash)) || !isAddressAllowed(account, address)) return { refused };
-      return { account };
-    },
-  };
-}

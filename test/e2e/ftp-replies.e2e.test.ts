@@ -1,22 +1,24 @@
-import { mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Readable, Writable } from 'node:stream';
 import { Client, FTPError } from 'basic-ftp';
 import pino from 'pino';
 import type { Account, AccountDirectory } from '../../shared/accounts';
-import { hashPassword } from '../../shared/accounts';
+import { LocalObjectStore } from '../../shared/adapters/local-object-store.adapter';
+import { SqliteDeliveryRecord } from '../../shared/adapters/sqlite-delivery-record.adapter';
 import { loadConfig } from '../../shared/config/config.loader';
 import { IngestError } from '../../shared/errors';
 import { FtpIngestServer } from '../../services/ingest/ftp.server';
 import type { IngestOutcome, IngestService } from '../../services/ingest/ingest.service';
+import { FakeGate, PASSWORD } from '../helpers/ftp-server';
 
-const PASSWORD = 'correct horse battery';
 const BACKEND_FAULT = 'cannot write originals/ab/cd/x.jpg: connect ECONNREFUSED 127.0.0.1:19000';
 
 describe('FTP replies to uploads that are not taken', () => {
   let dataDir: string;
   let server: FtpIngestServer;
+  let deliveries: SqliteDeliveryRecord;
   let accept: jest.Mock<Promise<IngestOutcome>, Parameters<IngestService['accept']>>;
   const logLines: Record<string, unknown>[] = [];
   const clients: Client[] = [];
@@ -28,7 +30,7 @@ describe('FTP replies to uploads that are not taken', () => {
       env: {},
       overrides: { dataDir, log: { level: 'silent' }, ftp: { port: 0, passive: { minPort: pasvBase, maxPort: pasvBase + 99 }, idleTimeoutMs: 30_000 }, accounts: [] },
     });
-    const passwordHash = await hashPassword(PASSWORD);
+    const passwordHash = 'scrypt$unused';
     const account = (name: string, extra: Partial<Account> = {}): Account => ({ name, passwordHash, home: path.join(dataDir, 'ftp', name), renditionProfile: 'default', allowedNetworks: [], allowDownload: false, siteChmod: false, ...extra });
     const list = [account('cam1'), account('small', { maxFileBytes: 5 })];
     // A minimal directory: the server only looks accounts up by name.
@@ -40,7 +42,10 @@ describe('FTP replies to uploads that are not taken', () => {
         done();
       },
     });
-    server = new FtpIngestServer({ config, accounts, ingest: { accept } as unknown as IngestService, logger: pino({ level: 'info' }, sink) });
+    deliveries = new SqliteDeliveryRecord(path.join(dataDir, 'deliveries.sqlite'));
+    const store = new LocalObjectStore(path.join(dataDir, 'objects'));
+    const gate = new FakeGate(list);
+    server = new FtpIngestServer({ config, accounts, ingest: { accept } as unknown as IngestService, logger: pino({ level: 'info' }, sink), deliveries, store, gate });
     await server.listen();
   });
 
@@ -49,6 +54,7 @@ describe('FTP replies to uploads that are not taken', () => {
   afterAll(async () => {
     // Server first: a session the client ends leaves ftp-srv a timer (idleTimeoutMs) that holds the process open.
     await server.close();
+    await deliveries.close();
     clients.forEach((c) => c.close());
     rmSync(dataDir, { recursive: true, force: true });
   });
@@ -110,16 +116,6 @@ describe('FTP replies to uploads that are not taken', () => {
     expect(accept).toHaveBeenCalledWith(path.join(dataDir, 'ftp', 'cam1', 'IMG_0002.JPG'), expect.objectContaining({ path: '/IMG_0002.JPG' }), expect.anything());
   });
 
-  it('answers 452 when the upload cannot be written for want of space', async () => {
-    const home = path.join(dataDir, 'ftp', 'cam1');
-    mkdirSync(home, { recursive: true });
-    // Every write to /dev/full fails with ENOSPC, as on a full disk.
-    symlinkSync('/dev/full', path.join(home, 'full.jpg'));
-    const error = await failure(upload(await ftp(), 'full.jpg'));
-    expect(error.message).toBe('452 no space left to receive the upload; send the file again later');
-    expect(accept).not.toHaveBeenCalled();
-  });
-
   it('refuses an upload over the account\'s size limit with 550 FILE_TOO_LARGE', async () => {
     const error = await failure(upload(await ftp('small'), 'big.jpg'));
     expect(error.message).toBe('550 FILE_TOO_LARGE: upload exceeds 5 bytes');
@@ -133,7 +129,7 @@ describe('FTP replies to uploads that are not taken', () => {
   });
 
   it('answers 226 once ingest has taken the upload', async () => {
-    accept.mockResolvedValue({ status: 'ingested', id: 'ab'.repeat(32), key: 'originals/ab/ab/x.jpg', duplicate: false });
+    accept.mockResolvedValue({ status: 'ingested', id: 'ab'.repeat(32), key: 'originals/ab/ab/x.jpg', bytes: 11, contentType: 'image/jpeg', duplicate: false });
     const response = await upload(await ftp(), 'fine.jpg');
     expect(response.code).toBe(226);
   });

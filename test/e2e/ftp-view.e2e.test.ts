@@ -16,6 +16,7 @@ import type { IngestService } from '../../services/ingest/ingest.service';
 import { cameraJpeg } from '../helpers/fixtures';
 import { PASSWORD, startTestApp, type TestApp } from '../helpers/app';
 import { RawFtp } from '../helpers/raw-ftp';
+import { FakeGate } from '../helpers/ftp-server';
 import { waitFor } from '../helpers/wait';
 
 const run = promisify(execFile);
@@ -55,6 +56,8 @@ describe('the FTP view: what an account delivered', () => {
   beforeAll(async () => {
     passwordHash = await hashPassword(PASSWORD);
     t = await startTestApp({
+      // startTestApp's 2 s idle timeout cut sessions of this suite while other suites loaded the CPU.
+      ftp: { port: 0, passive: pasvRange(), idleTimeoutMs: 15_000 },
       accounts: [
         { name: 'cam1', passwordHash },
         { name: 'reader', passwordHash, allowDownload: true, siteChmod: true },
@@ -324,7 +327,7 @@ describe('a full disk during STOR', () => {
     });
     deliveries = new SqliteDeliveryRecord(path.join(dataDir, 'deliveries.sqlite'));
     const store = new LocalObjectStore(path.join(dataDir, 'objects'));
-    server = new FtpIngestServer({ config, accounts, ingest: { accept } as unknown as IngestService, logger: pino({ level: 'info' }, sink), deliveries, store });
+    server = new FtpIngestServer({ config, accounts, ingest: { accept } as unknown as IngestService, logger: pino({ level: 'info' }, sink), deliveries, store, gate: new FakeGate([account]) });
     await server.listen();
   });
   afterAll(async () => {

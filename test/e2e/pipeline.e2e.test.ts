@@ -257,10 +257,15 @@ describe('the one-process pipeline, from FTP upload to search', () => {
     ftp.socket.destroy();
     data.end();
     const home = path.join(t.dataDir, 'ftp', 'cam1');
-    await waitFor(() => existsSync(path.join(home, 'vanish.jpg')), 5_000, 'partial file kept for resume');
-
-    // What arrived before the connection died is kept for the client to resume from.
-    const size = statSync(path.join(home, 'vanish.jpg')).size;
+    // What arrived before the connection died is kept for the client to resume from, once the
+    // server has written the last of it: the size must hold across two looks 200 ms apart.
+    let seen = -1;
+    let since = 0;
+    const size = await waitFor(() => {
+      const now = existsSync(path.join(home, 'vanish.jpg')) ? statSync(path.join(home, 'vanish.jpg')).size : -1;
+      if (now !== seen) [seen, since] = [now, Date.now()];
+      return now >= 0 && Date.now() - since >= 200 && now;
+    }, 5_000, 'partial file kept for resume');
     expect(size).toBeLessThanOrEqual(half);
     const client = await t.ftp();
     if (size > 0) expect(await client.size('vanish.jpg')).toBe(size);
