@@ -62,3 +62,15 @@ export async function awaitStarted(processes: readonly ServiceProcess[], timeout
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
 }
+
+/**
+ * Ends the process with `signal`, SIGKILL unless told otherwise: no shutdown hook runs, as in a
+ * crash or an OOM kill. Resolves with the exit code, or the signal that ended it.
+ */
+export async function killService(service: ServiceProcess, signal: NodeJS.Signals = 'SIGKILL'): Promise<number | NodeJS.Signals | null> {
+  const { child } = service;
+  if (child.exitCode !== null || child.signalCode !== null) return child.exitCode ?? child.signalCode;
+  const exited = new Promise<number | NodeJS.Signals | null>((resolve) => child.once('exit', (code, sig) => resolve(code ?? sig)));
+  child.kill(signal);
+  return exited;
+}
