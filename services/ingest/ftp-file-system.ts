@@ -351,8 +351,13 @@ export class IngestFileSystem extends FileSystem {
       // Ingest logged the rejection and writes its reason for the sender.
       if (outcome.status === 'rejected') return replyError(ftpReply(outcome.code, outcome.reason));
       const delivery: Delivery = { imageId: outcome.id, size: outcome.bytes, modifiedAt: source.receivedAt, originalKey: outcome.key, contentType: outcome.contentType };
-      // Before the 226, so a client that checks with SIZE or LIST right after sees the file.
-      await this.options.deliveries.put(this.account, clientPath, delivery);
+      // Before the 226, so a client that checks with SIZE or LIST right after sees the file. The
+      // image is stored and announced by now: a record that cannot be written (its index is down)
+      // costs the view this entry, never a "resend" reply for an upload that was taken. A sync
+      // tool that resends it is counted as the same source.
+      await this.options.deliveries.put(this.account, clientPath, delivery).catch((error: unknown) =>
+        this.options.logger.warn({ account: this.account, path: clientPath, imageId: outcome.id, err: errorMessage(error) }, 'upload taken, but its entry in the FTP view was not recorded'),
+      );
       return null;
     } catch (error) {
       return this.failure(error, clientPath);
