@@ -11,7 +11,7 @@ import type { Config } from '../../shared/config/config.schema';
 import type { ImageSource, SourceProtocol } from '../../shared/contracts/events';
 import { IngestError, errorMessage, type ErrorCode } from '../../shared/errors';
 import type { Logger } from '../../shared/logging';
-import type { Delivery, DeliveryNode, DeliveryRecord } from '../../shared/ports/delivery-record.port';
+import type { DeliveryNode, DeliveryRecord } from '../../shared/ports/delivery-record.port';
 import type { ObjectStore } from '../../shared/ports/object-store.port';
 import { ftpReply, ftpReplyForError } from './ftp-replies';
 import { replyError } from './ftp-srv.internals';
@@ -350,14 +350,7 @@ export class IngestFileSystem extends FileSystem {
       const outcome = await this.options.ingest.accept(fsPath, source, { maxFileBytes: this.options.maxFileBytes, sha256 });
       // Ingest logged the rejection and writes its reason for the sender.
       if (outcome.status === 'rejected') return replyError(ftpReply(outcome.code, outcome.reason));
-      const delivery: Delivery = { imageId: outcome.id, size: outcome.bytes, modifiedAt: source.receivedAt, originalKey: outcome.key, contentType: outcome.contentType };
-      // Before the 226, so a client that checks with SIZE or LIST right after sees the file. The
-      // image is stored and announced by now: a record that cannot be written (its index is down)
-      // costs the view this entry, never a "resend" reply for an upload that was taken. A sync
-      // tool that resends it is counted as the same source.
-      await this.options.deliveries.put(this.account, clientPath, delivery).catch((error: unknown) =>
-        this.options.logger.warn({ account: this.account, path: clientPath, imageId: outcome.id, err: errorMessage(error) }, 'upload taken, but its entry in the FTP view was not recorded'),
-      );
+      // Ingest recorded the delivery in the view before this reply.
       return null;
     } catch (error) {
       return this.failure(error, clientPath);

@@ -4,11 +4,12 @@ import { open } from 'node:fs/promises';
 import { pipeline } from 'node:stream/promises';
 import type { AccountDirectory } from '../../shared/accounts';
 import type { Config } from '../../shared/config/config.schema';
-import { SCHEMAS, type ImageFailedEvent, type ImageIngestedEvent, type ImageSource, type ProcessingPolicy } from '../../shared/contracts/events';
+import { SCHEMAS, type ImageFailedEvent, type ImageIngestedEvent, type ImageSource, type ProcessingPolicy, type SourceProtocol } from '../../shared/contracts/events';
 import { IngestError, errorMessage, type ErrorCode } from '../../shared/errors';
 import { IMAGE_TYPE_INFO, isComplete, sniffFileType, type ImageType } from '../../shared/image/image-type';
 import { originalKey } from '../../shared/image/object-keys';
 import type { Logger } from '../../shared/logging';
+import type { DeliveryRecord } from '../../shared/ports/delivery-record.port';
 import type { EventBus } from '../../shared/ports/event-bus.port';
 import type { DeliveryMove } from '../../shared/ports/delivery-record.port';
 import type { ObjectStore } from '../../shared/ports/object-store.port';
@@ -24,9 +25,13 @@ export interface IngestDeps {
   accounts: AccountDirectory;
   store: ObjectStore;
   bus: EventBus;
+  /** The accounts' FTP views: an FTP delivery is recorded there however it got ingested (session, re-drive, orphan recovery). */
+  deliveries: DeliveryRecord;
   spool: Spool;
   logger: Logger;
 }
+
+const FTP_PROTOCOLS: ReadonlySet<SourceProtocol> = new Set(['ftp', 'ftps']);
 
 interface Checked {
   id: string;
@@ -180,6 +185,16 @@ export class IngestService {
       policy: policyOf(this.deps.config, this.deps.accounts, entry.source.account),
     };
     await withRetry(() => this.deps.bus.publish(this.deps.config.bus.topics.ingested, id, event), retry);
+    if (FTP_PROTOCOLS.has(entry.source.protocol)) {
+      // Before the 226, so a client that checks with SIZE or LIST right after sees the file. The
+      // image is stored and announced by now: a record that cannot be written (its index is down)
+      // costs the view this entry, never a "resend" reply for an upload that was taken; a sync
+      // tool that resends it is counted as the same source.
+      const delivery = { imageId: id, size: bytes, modifiedAt: entry.source.receivedAt, originalKey: key, contentType };
+      await this.deps.deliveries
+        .put(entry.source.account, entry.source.path, delivery)
+        .catch((error: unknown) => log.warn({ imageId: id, err: errorMessage(error) }, 'image ingested, but its entry in the FTP view was not recorded'));
+    }
     await this.deps.spool.release(entry);
     log.info({ imageId: id, bytes, duplicate }, 'image ingested');
     return { status: 'ingested', id, key, bytes, contentType, duplicate };
