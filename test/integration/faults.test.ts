@@ -66,6 +66,14 @@ async function outage(s: Scenario, engine: Engine, minimumMs: number, during: ()
   }
 }
 
+/** Records a failure for every upload of `uploads` that got any reply other than `code`. */
+function expectReplies(s: Scenario, uploads: Scenario['uploads'], code: number, when: string): void {
+  for (const u of uploads) {
+    const replies = s.ledger.of(u).map((a) => a.reply);
+    if (replies.some((r) => r !== code)) s.failures.push(`${u.path} ${when} got ${replies.join(', ')}: expected ${code}`);
+  }
+}
+
 const processedAtLeast = (cluster: DistributedCluster, n: number) =>
   waitFor(async () => {
     const processed = await cluster.processedCount();
@@ -138,10 +146,7 @@ describe('reliability of the services as separate processes under faults', () =>
         s.phase('first third, 3 indexed');
         await outage(s, 'es', OUTAGE_MS, () => s.sender.sendAll(during, 2));
         // The index is not on the upload path: store and bus are up, so every upload is taken.
-        for (const u of during) {
-          const replies = s.ledger.of(u).map((a) => a.reply);
-          if (replies.some((r) => r !== 226)) s.failures.push(`${u.path} sent while only Elasticsearch was down got ${replies.join(', ')}: expected 226`);
-        }
+        expectReplies(s, during, 226, 'sent while only Elasticsearch was down');
         await s.sender.sendAll(after, 2);
         await s.sender.resendUnanswered(s.uploads);
         s.phase('last third');
@@ -162,10 +167,7 @@ describe('reliability of the services as separate processes under faults', () =>
         // Three connections: each of these waits out the product's store retries before its 451, and the
         // third of the batch must be answered within the outage.
         await outage(s, 'minio', OUTAGE_MS, () => s.sender.sendAll(during, 3));
-        for (const u of during) {
-          const replies = s.ledger.of(u).map((a) => a.reply);
-          if (replies.some((r) => r !== 451)) s.failures.push(`${u.path} sent while the store was down got ${replies.join(', ')}: expected 451 (transient, the spool keeps the file)`);
-        }
+        expectReplies(s, during, 451, 'sent while the store was down (transient, the spool keeps the file)');
         await s.sender.sendAll(after, 2);
         await s.sender.resendUnanswered(s.uploads);
         s.phase('last third');
