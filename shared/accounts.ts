@@ -1,4 +1,4 @@
-import { randomBytes, scrypt as scryptCallback, timingSafeEqual } from 'node:crypto';
+import { randomBytes, scrypt as scryptCallback } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { BlockList, isIPv4, isIPv6 } from 'node:net';
 import path from 'node:path';
@@ -46,15 +46,6 @@ export function parsePasswordHash(stored: string): ScryptHash | null {
  */
 export function dummyPasswordHash(): string {
   return ['scrypt', SCRYPT.N, SCRYPT.r, SCRYPT.p, randomBytes(16).toString('base64'), randomBytes(SCRYPT.keylen).toString('base64')].join('$');
-}
-
-/** Checks a password on libuv's thread pool; the FTP login uses shared/password-verifier.ts, which keeps scrypt off that pool. */
-export async function verifyPassword(password: string, stored: string): Promise<boolean> {
-  const parsed = parsePasswordHash(stored);
-  if (!parsed) return false;
-  const { N, r, p, salt, hash } = parsed;
-  const actual = await scrypt(password, salt, hash.length, { N, r, p, maxmem: scryptMaxmem(N, r) });
-  return actual.length === hash.length && timingSafeEqual(actual, hash);
 }
 
 /** Node refuses scrypt above `maxmem` (32 MiB by default); 128·N·r bytes are needed, so allow twice that. */

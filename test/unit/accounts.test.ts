@@ -2,7 +2,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import pino from 'pino';
-import { ACCOUNTS_KEY, AccountDirectory, hashPassword, isAddressAllowed, verifyPassword } from '../../shared/accounts';
+import { ACCOUNTS_KEY, AccountDirectory, hashPassword, isAddressAllowed } from '../../shared/accounts';
+import { PasswordVerifier } from '../../shared/password-verifier';
 import { LocalObjectStore } from '../../shared/adapters/local-object-store.adapter';
 import { loadConfig } from '../../shared/config/config.loader';
 import type { AccountConfig } from '../../shared/config/config.schema';
@@ -18,9 +19,14 @@ describe('accounts', () => {
     expect(hash).toMatch(/^scrypt\$131072\$8\$1\$/);
     expect(hash).not.toContain('s3cret');
     expect(await hashPassword('s3cret-pass')).not.toBe(hash);
-    expect(await verifyPassword('s3cret-pass', hash)).toBe(true);
-    expect(await verifyPassword('s3cret-pasS', hash)).toBe(false);
-    expect(await verifyPassword('s3cret-pass', 'plain-text')).toBe(false);
+    const verifier = new PasswordVerifier({ concurrency: 1, maxQueued: 4, cacheTtlMs: 0 });
+    try {
+      expect(await verifier.verify('s3cret-pass', hash, 'k')).toBe('match');
+      expect(await verifier.verify('s3cret-pasS', hash, 'k')).toBe('mismatch');
+      expect(await verifier.verify('s3cret-pass', 'plain-text', 'k')).toBe('mismatch');
+    } finally {
+      await verifier.close();
+    }
   });
 
   it('lets an account in only from its networks, IPv4-mapped addresses included', () => {
