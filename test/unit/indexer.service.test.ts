@@ -1,0 +1,74 @@
+import pino from 'pino';
+import { ConsumerRunner } from '../../shared/consumer/consumer.runner';
+import type { ImageFailedEvent, ImageProcessedEvent } from '../../shared/contracts/events';
+import { loadConfig } from '../../shared/config/config.loader';
+import { IngestError } from '../../shared/errors';
+import type { BusMessage, DeliveryContext, EventBus, SubscribeOptions } from '../../shared/ports/event-bus.port';
+import type { ImageIndex } from '../../shared/ports/image-index.port';
+import { IndexerService } from '../../services/indexer/indexer.service';
+import { failedEvent, processedEvent } from '../helpers/events';
+
+/** A bus that hands each subscriber's handler to the test, which delivers messages itself. */
+function handBus() {
+  const handlers = new Map<string, SubscribeOptions<unknown>['handle']>();
+  const published: { topic: string; value: ImageFailedEvent }[] = [];
+  const bus: EventBus = {
+    publish: async (topic, _key, value) => void published.push({ topic, value: value as ImageFailedEvent }),
+    subscribe: async <T>(options: SubscribeOptions<T>) => {
+      for (const topic of options.topics) handlers.set(topic, options.handle as SubscribeOptions<unknown>['handle']);
+      return { stop: async () => undefined };
+    },
+    close: async () => undefined,
+  };
+  const context: DeliveryContext = { signal: new AbortController().signal, heartbeat: async () => undefined };
+  let offset = 0;
+  const deliver = (topic: string, value: unknown) => {
+    const message: BusMessage<unknown> = { topic, partition: 0, offset: String(offset++), key: 'k', value };
+    return handlers.get(topic)!(message, context);
+  };
+  return { bus, published, deliver };
+}
+
+describe('the indexer', () => {
+  const config = loadConfig({ env: {} });
+  const logger = pino({ level: 'silent' });
+  const { processed, failed } = config.bus.topics;
+
+  function indexer(index: Partial<ImageIndex>) {
+    const { bus, published, deliver } = handBus();
+    const runner = new ConsumerRunner({ bus, failedTopic: failed, retry: { initialDelayMs: 1, maxDelayMs: 2 }, logger });
+    return { service: new IndexerService({ config, index: index as ImageIndex, runner, logger }), published, deliver };
+  }
+
+  it('indexes a failed image that carries what could be read of it, and records every dead letter', async () => {
+    const calls: string[] = [];
+    const { service, deliver } = indexer({
+      recordFailure: async (e: ImageFailedEvent) => void calls.push(`failure:${e.id}`),
+      upsertFailed: async (e: ImageFailedEvent) => void calls.push(`image:${e.id}`),
+    });
+    await service.start();
+    const withImage = failedEvent({ image: { receivedAt: '2025-03-01T10:00:00.000Z', original: processedEvent().original } });
+    const ingestRefusal = failedEvent({ stage: 'ingest', id: null });
+    await deliver(failed, withImage);
+    await deliver(failed, ingestRefusal);
+    expect(calls).toEqual([`failure:${withImage.id}`, `image:${withImage.id}`, `failure:null`]);
+  });
+
+  it('dead-letters a processed event the index refuses for good, and moves on', async () => {
+    const [refused, fine] = [processedEvent(), processedEvent()];
+    const indexed: string[] = [];
+    const { service, published, deliver } = indexer({
+      upsert: async (e: ImageProcessedEvent) => {
+        if (e.id === refused.id) throw new IngestError('INVALID_EVENT', 'mapper_parsing_exception');
+        indexed.push(e.id);
+      },
+    });
+    await service.start();
+    await deliver(processed, refused);
+    await deliver(processed, fine);
+    expect(published).toEqual([
+      { topic: failed, value: expect.objectContaining({ id: refused.id, stage: 'indexer', error: { code: 'INVALID_EVENT', message: 'mapper_parsing_exception' }, attempts: 1 }) },
+    ]);
+    expect(indexed).toEqual([fine.id]);
+  });
+});
