@@ -30,6 +30,11 @@ interface Started {
 }
 
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
+/**
+ * The least of several runs: what the work itself costs. Other processes on a 2-core machine only
+ * ever add to a run, so comparisons of least times hold where medians swing with the machine's load.
+ */
+const least = (values: number[]) => Math.min(...values);
 const ms = (value: number) => `${value.toFixed(1)} ms`;
 
 describe('FTP defender on the real FTP server', () => {
@@ -213,10 +218,10 @@ describe('FTP defender on the real FTP server', () => {
     }
     const success = await cameraUpload(s, CAMERA, 'open');
     console.log(
-      `refusals, PASS to reply, median of 6 (refusalDelayMs 1000): known account ${ms(median(known))}, unknown ${ms(median(unknown))} ` +
+      `refusals, PASS to reply, least (median) of 6 (refusalDelayMs 1000): known account ${ms(least(known))} (${ms(median(known))}), unknown ${ms(least(unknown))} (${ms(median(unknown))}) ` +
         `(known ${known.map((v) => v.toFixed(0)).join('/')}, unknown ${unknown.map((v) => v.toFixed(0)).join('/')}); right password ${ms(success.loginMs)}`,
     );
-    expect(Math.abs(median(unknown) - median(known)) / median(known)).toBeLessThan(0.1);
+    expect(Math.abs(least(unknown) - least(known)) / least(known)).toBeLessThan(0.1);
   });
 
   /** Each address opens `perAddress` connections at once and sends `attempts` wrong passwords on each; the last reply of each. */
@@ -235,7 +240,7 @@ describe('FTP defender on the real FTP server', () => {
     return last.reduce<Record<string, number>>((counts, code) => ({ ...counts, [code]: (counts[code] ?? 0) + 1 }), {});
   }
 
-  /** The camera's uploads (median of 3) before and during a flood, and the first login of another account before and during it. */
+  /** The camera's uploads (least of 3) before and during a flood, and the first login of another account before and during it. */
   async function underFlood(s: Started, addresses: string[], perAddress: number, attempts: number) {
     const coldBefore = (await cameraUpload(s, CAMERA, 'cam3')).loginMs;
     await cameraUpload(s);
@@ -248,8 +253,8 @@ describe('FTP defender on the real FTP server', () => {
     return {
       floodMs: performance.now() - started,
       outcomes,
-      before: median(unloaded.map((u) => u.uploadMs)),
-      during: median(loaded.map((u) => u.uploadMs)),
+      before: least(unloaded.map((u) => u.uploadMs)),
+      during: least(loaded.map((u) => u.uploadMs)),
       loginBefore: median(unloaded.map((u) => u.loginMs)),
       loginDuring: median(loaded.map((u) => u.loginMs)),
       coldBefore,
@@ -260,7 +265,7 @@ describe('FTP defender on the real FTP server', () => {
   const report = (what: string, r: Awaited<ReturnType<typeof underFlood>>) =>
     console.log(
       `${what} (${ms(r.floodMs)}; last replies ${JSON.stringify(r.outcomes)}): camera 250 KB upload ${ms(r.before)} unloaded, ` +
-        `${ms(r.during)} during the flood (median of 3); its login ${ms(r.loginBefore)} before, ${ms(r.loginDuring)} during (cached); ` +
+        `${ms(r.during)} during the flood (least of 3); its login ${ms(r.loginBefore)} before, ${ms(r.loginDuring)} during (cached); ` +
         `first login of a camera account ${ms(r.coldBefore)} before, ${ms(r.coldLogin)} during the flood`,
     );
 

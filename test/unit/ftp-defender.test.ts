@@ -424,14 +424,15 @@ describe('FTP defender with the scrypt workers', () => {
       }
       const success = await time('cam1', 'cam1-password');
       const cached = await time('cam1', 'cam1-password');
-      const median = (values: number[]) => [...values].sort((a, b) => a - b)[2];
+      // The least of five: load from other processes only ever adds to a run.
+      const least = (values: number[]) => Math.min(...values);
       console.log(
-        `refusals (refusalDelayMs 700), median of 5: known ${median(known).toFixed(0)} ms, unknown ${median(unknown).toFixed(0)} ms; ` +
+        `refusals (refusalDelayMs 700), least of 5: known ${least(known).toFixed(0)} ms, unknown ${least(unknown).toFixed(0)} ms; ` +
           `success ${success.ms.toFixed(0)} ms, again within the cache period ${cached.ms.toFixed(1)} ms`,
       );
-      expect(Math.abs(median(unknown) - median(known)) / median(known)).toBeLessThan(0.1);
+      expect(Math.abs(least(unknown) - least(known)) / least(known)).toBeLessThan(0.1);
       expect(success.outcome).toHaveProperty('account');
-      expect(success.ms).toBeLessThan(median(known));
+      expect(success.ms).toBeLessThan(least(known));
       expect(cached.ms).toBeLessThan(50);
     } finally {
       await d.close();
