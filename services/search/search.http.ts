@@ -171,7 +171,7 @@ export class SearchHttpServer {
     if (route === null) throw new HttpError(404, 'not found');
     if (route === 'search') {
       const result = await index.search(parseImageQuery(url.searchParams));
-      return this.json(res, 200, { total: result.total, items: result.items.map((doc) => summary(doc, this.deps.signer)) });
+      return this.json(res, 200, { total: result.total, totalRelation: result.totalRelation, items: result.items.map((doc) => summary(doc, this.deps.signer)) });
     }
     const id = parts[2];
     if (!ID.test(id)) throw new HttpError(404, 'no such image');
