@@ -1,5 +1,6 @@
 import path from 'node:path';
 import { AccountDirectory } from '../shared/accounts';
+import { ApiKeyDirectory } from '../shared/api-keys';
 import { createAdapters, type Adapters } from '../shared/adapters/adapters.factory';
 import type { Config } from '../shared/config/config.schema';
 import { errorMessage } from '../shared/errors';
@@ -15,6 +16,7 @@ import { Spool } from './ingest/spool';
 import { IndexerService } from './indexer/indexer.service';
 import { ProcessorService } from './processor/processor.service';
 import { SearchHttpServer } from './search/search.http';
+import { UrlSigner, loadUrlSecret } from './search/signed-urls';
 
 export interface App {
   adapters: Adapters;
@@ -76,7 +78,11 @@ export async function startApp(config: Readonly<Config>, logger: Logger): Promis
     if (config.services.includes('processor')) subscriptions.push(await new ProcessorService(deps).start());
     if (config.services.includes('indexer')) subscriptions.push(...(await new IndexerService(deps).start()));
     if (config.services.includes('search')) {
-      const http = new SearchHttpServer(deps);
+      const keys = new ApiKeyDirectory(adapters.store, { refreshMs: config.accountSync.refreshMs, logger });
+      await keys.start();
+      closers.push(() => keys.stop());
+      const signer = new UrlSigner(await loadUrlSecret(adapters.store, process.env, logger), config.http.signedUrlTtlSeconds);
+      const http = new SearchHttpServer({ ...deps, keys, signer });
       httpPort = (await http.listen()).port;
       closers.push(() => http.close());
     }

@@ -10,12 +10,14 @@ import { createLogger } from '../../shared/logging';
 import { backfill, type BackfillReport } from '../ingest/backfill';
 import { IngestService } from '../ingest/ingest.service';
 import { Spool } from '../ingest/spool';
+import { KEYS_USAGE, keysCommand } from './keys.command';
 
 const USAGE = `usage:
   npm run cli -- accounts add <name> [--home DIR] [--drop-folder DIR] [--profile NAME] [--max-file-bytes N] [--allow CIDR]...
                  (password read from stdin)
   npm run cli -- accounts hash        (password from stdin; prints a hash for the config file)
   npm run cli -- accounts list
+${KEYS_USAGE}
   npm run cli -- ingest <dir> --account <name> [--concurrency N]`;
 
 /** Reads one line: the first line of a pipe, or typed on a terminal without echo. */
@@ -137,6 +139,18 @@ async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   if (command === 'accounts') {
     await accounts(config, rest);
+    return 0;
+  }
+  if (command === 'keys') {
+    // The store the search nodes read, as for accounts.
+    const adapters = createAdapters(config, createLogger(process.env.LOG_LEVEL ?? 'warn'));
+    try {
+      const { stdout, stderr } = await keysCommand(adapters.store, rest);
+      for (const line of stdout) console.log(line);
+      for (const line of stderr) console.error(line);
+    } finally {
+      await adapters.close();
+    }
     return 0;
   }
   if (command === 'ingest') return ingest(config, rest);

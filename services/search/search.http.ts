@@ -3,30 +3,65 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
+import { roleAllows, type ApiKeyDirectory, type ApiRole } from '../../shared/api-keys';
 import type { Config } from '../../shared/config/config.schema';
 import { IngestError, errorMessage } from '../../shared/errors';
 import type { Logger } from '../../shared/logging';
 import { PACKAGE_ROOT } from '../../shared/paths';
 import type { ImageDocument, ImageIndex } from '../../shared/ports/image-index.port';
 import type { ObjectStore } from '../../shared/ports/object-store.port';
+import { matchesEtag, parseRange } from './byte-range';
 import { parseImageQuery } from './search.query';
+import type { UrlSigner } from './signed-urls';
 
 export interface SearchDeps {
   config: Readonly<Config>;
   index: ImageIndex;
   store: ObjectStore;
   logger: Logger;
+  keys: ApiKeyDirectory;
+  signer: UrlSigner;
 }
 
 const ID = /^[0-9a-f]{64}$/;
 // Read from the source tree so the page needs no build step of its own.
 const PAGE = readFileSync(path.join(PACKAGE_ROOT, 'services', 'search', 'search.page.html'));
 
+/** What a request may reach, by the role its key needs; image bytes also open to a signed URL. */
+type Route = 'search' | 'image' | 'bytes' | 'failures';
+const ROUTE_ROLE: Record<Route, ApiRole> = { search: 'analyst', image: 'analyst', bytes: 'analyst', failures: 'operator' };
+
+function routeOf(parts: string[]): Route | null {
+  if (parts[1] === 'failures' && parts.length === 2) return 'failures';
+  if (parts[1] !== 'images') return null;
+  if (parts.length === 2) return 'search';
+  if (parts.length === 3) return 'image';
+  if ((parts.length === 4 && parts[3] === 'original') || (parts.length === 5 && parts[3] === 'renditions')) return 'bytes';
+  return null;
+}
+
+/** `Authorization: Bearer <key>` or `X-API-Key: <key>`. */
+function presentedKey(req: IncomingMessage): string | null {
+  const bearer = /^Bearer\s+(\S+)\s*$/i.exec(req.headers.authorization ?? '');
+  if (bearer) return bearer[1];
+  const header = req.headers['x-api-key'];
+  return typeof header === 'string' && header.trim() !== '' ? header.trim() : null;
+}
+
 function imageUrl(id: string): string {
   return `/api/images/${id}`;
 }
 
-function summary(doc: ImageDocument) {
+function renditionPath(id: string, name: string): string {
+  return `${imageUrl(id)}/renditions/${encodeURIComponent(name)}`;
+}
+
+/** Content is immutable by id, so the id and the rendition name make a strong validator. */
+function etagOf(id: string, rendition: string): string {
+  return `"${id}.${rendition}"`;
+}
+
+function summary(doc: ImageDocument, signer: UrlSigner) {
   return {
     id: doc.id,
     status: doc.status,
@@ -42,17 +77,18 @@ function summary(doc: ImageDocument) {
       name: r.name,
       width: r.width,
       height: r.height,
-      url: `${imageUrl(doc.id)}/renditions/${encodeURIComponent(r.name)}`,
+      url: signer.sign(renditionPath(doc.id, r.name)),
     })),
+    original: { url: signer.sign(`${imageUrl(doc.id)}/original`) },
   };
 }
 
 /** The summary's fields in full: every source, all of the camera and GPS, and storage locations. */
-function detail(doc: ImageDocument) {
+function detail(doc: ImageDocument, signer: UrlSigner) {
   return {
     ...doc,
-    renditions: doc.renditions.map((r) => ({ ...r, url: `${imageUrl(doc.id)}/renditions/${encodeURIComponent(r.name)}` })),
-    original: { ...doc.original, url: `${imageUrl(doc.id)}/original` },
+    renditions: doc.renditions.map((r) => ({ ...r, url: signer.sign(renditionPath(doc.id, r.name)) })),
+    original: { ...doc.original, url: signer.sign(`${imageUrl(doc.id)}/original`) },
   };
 }
 
@@ -60,6 +96,7 @@ class HttpError extends Error {
   constructor(
     readonly status: number,
     message: string,
+    readonly headers: Record<string, string> = {},
   ) {
     super(message);
   }
@@ -85,6 +122,9 @@ export class SearchHttpServer {
         resolve();
       });
     });
+    if (this.deps.config.http.auth === 'none') {
+      this.logger.warn({ host, port }, 'http.auth is none: the API and the images are open to everyone on this machine; set http.auth: key to need API keys');
+    }
     return this.server.address() as AddressInfo;
   }
 
@@ -105,7 +145,7 @@ export class SearchHttpServer {
         res.destroy();
         return;
       }
-      this.json(res, status, { error: status === 500 ? 'internal error' : errorMessage(error) });
+      this.json(res, status, { error: status === 500 ? 'internal error' : errorMessage(error) }, error instanceof HttpError ? error.headers : {});
     }
   }
 
@@ -119,39 +159,88 @@ export class SearchHttpServer {
     }
     if (url.pathname === '/healthz') return this.json(res, 200, { status: 'ok' });
     if (parts[0] !== 'api') throw new HttpError(404, 'not found');
-    if (parts[1] === 'failures' && parts.length === 2) {
+    const route = routeOf(parts);
+    // Before any lookup, so a caller without a key learns nothing, not even which ids exist.
+    if (route === 'bytes') this.authorizeBytes(url, req);
+    else this.authorize(req, route ? ROUTE_ROLE[route] : 'analyst');
+    if (route === 'failures') {
       const limit = Number(url.searchParams.get('limit') ?? 50);
       if (!Number.isInteger(limit) || limit < 1 || limit > 1000) throw new IngestError('INVALID_QUERY', 'limit: must be an integer from 1 to 1000');
       return this.json(res, 200, { items: await index.failures(limit) });
     }
-    if (parts[1] !== 'images') throw new HttpError(404, 'not found');
-    if (parts.length === 2) {
+    if (route === null) throw new HttpError(404, 'not found');
+    if (route === 'search') {
       const result = await index.search(parseImageQuery(url.searchParams));
-      return this.json(res, 200, { total: result.total, items: result.items.map(summary) });
+      return this.json(res, 200, { total: result.total, totalRelation: result.totalRelation, items: result.items.map((doc) => summary(doc, this.deps.signer)) });
     }
     const id = parts[2];
     if (!ID.test(id)) throw new HttpError(404, 'no such image');
     const doc = await index.get(id);
     if (!doc) throw new HttpError(404, 'no such image');
-    if (parts.length === 3) return this.json(res, 200, detail(doc));
-    if (parts.length === 4 && parts[3] === 'original') return this.object(req, res, doc.original.key);
-    if (parts.length === 5 && parts[3] === 'renditions') {
-      const rendition = doc.renditions.find((r) => r.name === parts[4]);
-      if (!rendition) throw new HttpError(404, 'no such rendition');
-      return this.object(req, res, rendition.key);
-    }
-    throw new HttpError(404, 'not found');
+    if (route === 'image') return this.json(res, 200, detail(doc, this.deps.signer));
+    if (parts[3] === 'original') return this.object(req, res, doc.original.key, etagOf(id, 'original'));
+    const rendition = doc.renditions.find((r) => r.name === parts[4]);
+    if (!rendition) throw new HttpError(404, 'no such rendition');
+    // A profile may name a rendition "original": the prefix keeps its validator apart from the original's.
+    return this.object(req, res, rendition.key, etagOf(id, `renditions/${rendition.name}`));
   }
 
-  private async object(req: IncomingMessage, res: ServerResponse, key: string): Promise<void> {
-    const object = await this.deps.store.getStream(key);
+  /** Throws 401 without a known key and 403 when the key's role is not enough; `auth: none` lets everything through. */
+  private authorize(req: IncomingMessage, needed: ApiRole): void {
+    if (this.deps.config.http.auth === 'none') return;
+    const key = presentedKey(req);
+    const challenge = { 'www-authenticate': 'Bearer realm="image-search"' };
+    if (!key) throw new HttpError(401, 'an API key is needed: send Authorization: Bearer <key> or X-API-Key: <key>', challenge);
+    const record = this.deps.keys.verify(key);
+    if (!record) throw new HttpError(401, 'unknown or revoked API key', challenge);
+    if (!roleAllows(record.role, needed)) throw new HttpError(403, `needs the ${needed} role; this key has ${record.role}`);
+  }
+
+  /** Image bytes: a signed URL from an API answer, or a key as for the API. */
+  private authorizeBytes(url: URL, req: IncomingMessage): void {
+    if (this.deps.config.http.auth === 'none') return;
+    if (!url.searchParams.has('sig') && !url.searchParams.has('exp')) return this.authorize(req, ROUTE_ROLE.bytes);
+    const check = this.deps.signer.check(url.pathname, url.searchParams.get('exp'), url.searchParams.get('sig'));
+    if (check === 'expired') throw new HttpError(403, 'this image URL has expired: search again for a fresh one');
+    if (check === 'invalid') throw new HttpError(403, 'this image URL is not validly signed');
+  }
+
+  /** Streams an object, honouring If-None-Match (304) and a single byte Range (206, or 416). */
+  private async object(req: IncomingMessage, res: ServerResponse, key: string, etag: string): Promise<void> {
+    const headers = {
+      etag,
+      'accept-ranges': 'bytes',
+      // Keys are content-addressed: the bytes behind a URL never change. Behind keys, shared caches must not keep them.
+      'cache-control': `${this.deps.config.http.auth === 'key' ? 'private' : 'public'}, max-age=31536000, immutable`,
+    };
+    if (matchesEtag(req.headers['if-none-match'], etag)) {
+      res.writeHead(304, headers);
+      res.end();
+      return;
+    }
+    // If-Range with another validator asks for the whole object (RFC 9110 §13.1.5).
+    const ifRange = req.headers['if-range'];
+    const rangeHeader = ifRange === undefined || ifRange === etag ? req.headers.range : undefined;
+    let range: { start: number; end: number } | undefined;
+    if (rangeHeader) {
+      const meta = await this.deps.store.head(key);
+      if (!meta) throw new HttpError(404, 'object missing from the store');
+      const parsed = parseRange(rangeHeader, meta.bytes);
+      if (parsed === 'unsatisfiable') throw new HttpError(416, `range not satisfiable: the object has ${meta.bytes} bytes`, { 'content-range': `bytes */${meta.bytes}` });
+      range = parsed ?? undefined;
+    }
+    const object = await this.deps.store.getStream(key, range);
     if (!object) throw new HttpError(404, 'object missing from the store');
-    res.writeHead(200, {
-      'content-type': object.contentType,
-      'content-length': object.bytes,
-      // Keys are content-addressed: the bytes behind a URL never change.
-      'cache-control': 'public, max-age=31536000, immutable',
-    });
+    if (range) {
+      res.writeHead(206, {
+        ...headers,
+        'content-type': object.contentType,
+        'content-length': range.end - range.start + 1,
+        'content-range': `bytes ${range.start}-${range.end}/${object.bytes}`,
+      });
+    } else {
+      res.writeHead(200, { ...headers, 'content-type': object.contentType, 'content-length': object.bytes });
+    }
     if (req.method === 'HEAD') {
       object.body.destroy();
       res.end();
@@ -160,9 +249,9 @@ export class SearchHttpServer {
     await pipeline(object.body, res);
   }
 
-  private json(res: ServerResponse, status: number, body: unknown): void {
+  private json(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
     const data = Buffer.from(JSON.stringify(body));
-    res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': data.length });
+    res.writeHead(status, { ...headers, 'content-type': 'application/json; charset=utf-8', 'content-length': data.length });
     res.end(data);
   }
 }

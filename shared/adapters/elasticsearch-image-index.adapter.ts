@@ -15,7 +15,7 @@ import {
   upgradeDocument,
   type StoredDocument,
 } from '../index-document';
-import type { ImageDocument, ImageIndex, ImageQuery, ImageStatus, SearchResult, SortField } from '../ports/image-index.port';
+import { TOTAL_HITS_CAP, type ImageDocument, type ImageIndex, type ImageQuery, type ImageStatus, type SearchResult, type SortField } from '../ports/image-index.port';
 
 export interface ElasticsearchImageIndexOptions {
   node: string;
@@ -164,10 +164,11 @@ export class ElasticsearchImageIndex implements ImageIndex {
         sort: [{ [SORT_FIELDS[query.sort.field]]: { order: query.sort.order, missing: '_last' } }, { id: { order: 'asc' } }],
         from: (query.page - 1) * query.size,
         size: query.size,
-        track_total_hits: true,
+        track_total_hits: TOTAL_HITS_CAP,
       });
-      const total = typeof result.hits.total === 'number' ? result.hits.total : (result.hits.total?.value ?? 0);
-      return { total, items: result.hits.hits.map((hit) => upgradeDocument(hit._source!.doc)) };
+      // Not a number: rest_total_hits_as_int is not set.
+      const { value, relation } = result.hits.total as { value: number; relation: 'eq' | 'gte' };
+      return { total: value, totalRelation: relation, items: result.hits.hits.map((hit) => upgradeDocument(hit._source!.doc)) };
     } catch (error) {
       throw indexError('search', error);
     }

@@ -93,10 +93,10 @@ export class LocalObjectStore implements ObjectStore {
     return { path: file, bytes: stat.size, release: async () => undefined };
   }
 
-  async getStream(key: string): Promise<ObjectStream | null> {
+  async getStream(key: string, range?: { start: number; end: number }): Promise<ObjectStream | null> {
     const meta = await this.head(key);
     if (!meta) return null;
-    return { ...meta, body: createReadStream(this.resolve(key)) };
+    return { ...meta, body: createReadStream(this.resolve(key), range) };
   }
 
   async delete(key: string): Promise<void> {

@@ -128,12 +128,16 @@ export class S3ObjectStore implements ObjectStore {
     }
   }
 
-  async getStream(key: string): Promise<ObjectStream | null> {
+  async getStream(key: string, range?: { start: number; end: number }): Promise<ObjectStream | null> {
     try {
-      const object = await this.client.send(new GetObjectCommand({ Bucket: this.options.bucket, Key: key }));
+      const object = await this.client.send(
+        new GetObjectCommand({ Bucket: this.options.bucket, Key: key, Range: range && `bytes=${range.start}-${range.end}` }),
+      );
+      // A ranged answer's length is the range's; the whole size is after the slash of `bytes a-b/size`.
+      const whole = range && object.ContentRange ? Number(object.ContentRange.split('/')[1]) : object.ContentLength;
       return {
         key,
-        bytes: object.ContentLength ?? 0,
+        bytes: whole ?? 0,
         contentType: object.ContentType ?? 'application/octet-stream',
         body: object.Body as Readable,
       };

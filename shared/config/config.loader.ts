@@ -19,6 +19,7 @@ const ENV_OVERRIDES: Record<string, { key: string; list?: boolean }> = {
   FTP_PASV_MAX_PORT: { key: 'ftp.passive.maxPort' },
   HTTP_HOST: { key: 'http.host' },
   HTTP_PORT: { key: 'http.port' },
+  HTTP_AUTH: { key: 'http.auth' },
   KAFKA_BROKERS: { key: 'kafka.brokers', list: true },
   KAFKA_PARTITIONS: { key: 'kafka.partitions' },
   ELASTICSEARCH_URL: { key: 'elasticsearch.node' },

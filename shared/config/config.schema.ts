@@ -1,3 +1,4 @@
+import { BlockList, isIPv4, isIPv6 } from 'node:net';
 import { availableParallelism } from 'node:os';
 import { z } from 'zod';
 
@@ -74,6 +75,18 @@ export const accountSchema = z
     siteChmod: flag.default(false),
   })
   .strict();
+
+const LOOPBACK = new BlockList();
+LOOPBACK.addSubnet('127.0.0.0', 8, 'ipv4');
+LOOPBACK.addAddress('::1', 'ipv6');
+
+/** Whether a listen address only accepts connections from this machine. */
+export function isLoopbackHost(host: string): boolean {
+  if (host === 'localhost') return true;
+  if (isIPv4(host)) return LOOPBACK.check(host, 'ipv4');
+  const bare = host.replace(/^\[|\]$/g, '');
+  return isIPv6(bare) && LOOPBACK.check(bare, 'ipv6');
+}
 
 export const configSchema = z
   .object({
@@ -170,11 +183,24 @@ export const configSchema = z
       .strict(),
     accountSync: z
       .object({
-        /** How often each process re-reads the shared account list (system/accounts.json in the object store). */
+        /** How often each process re-reads the shared accounts and API keys (system/accounts.json, system/api-keys.json in the object store). */
         refreshMs: positiveInt,
       })
       .strict(),
-    http: z.object({ host: z.string().min(1), port: listenPort }).strict(),
+    http: z
+      .object({
+        host: z.string().min(1),
+        port: listenPort,
+        /**
+         * key: the API and image bytes need an API key (`cli keys add`); none: open, allowed only on a
+         * loopback host. Unset: none on a loopback host, key anywhere else.
+         */
+        auth: z.enum(['key', 'none']).optional(),
+        /** How long an image URL handed out in an API answer keeps working. */
+        signedUrlTtlSeconds: positiveInt.max(7 * 24 * 3600).default(3600),
+      })
+      .strict()
+      .transform((http) => ({ ...http, auth: http.auth ?? (isLoopbackHost(http.host) ? 'none' : 'key') })),
     dropFolders: z.object({ sweepIntervalMs: positiveInt, stableMs: z.coerce.number().int().min(0) }).strict(),
     limits: z
       .object({ maxFileBytes: positiveInt, maxPixels: positiveInt, failOn: z.enum(FAIL_ON) })
@@ -247,6 +273,9 @@ export const configSchema = z
     }
     if (config.ftp.passive.minPort > config.ftp.passive.maxPort) {
       issue(['ftp', 'passive', 'minPort'], 'must not exceed ftp.passive.maxPort');
+    }
+    if (config.http.auth === 'none' && !isLoopbackHost(config.http.host)) {
+      issue(['http', 'auth'], `none is allowed only when http.host is a loopback address, not "${config.http.host}"; use key`);
     }
     if (config.ftp.port !== 0 && config.ftp.port === config.http.port && config.ftp.host === config.http.host) {
       issue(['http', 'port'], 'must differ from ftp.port');

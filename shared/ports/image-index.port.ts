@@ -64,8 +64,17 @@ export interface ImageQuery {
   size: number;
 }
 
+/**
+ * Matches are counted up to this many, as Elasticsearch's `track_total_hits` does: counting every
+ * match of a broad query would cost as much as the archive is large.
+ */
+export const TOTAL_HITS_CAP = 10_000;
+
 export interface SearchResult {
+  /** Matches counted, at most TOTAL_HITS_CAP. */
   total: number;
+  /** `gte`: more than TOTAL_HITS_CAP images match and `total` is the cap. */
+  totalRelation: 'eq' | 'gte';
   items: ImageDocument[];
 }
 

@@ -36,8 +36,11 @@ export interface ObjectStore {
    * `release()` removes. Throws OBJECT_NOT_FOUND when absent.
    */
   getFile(key: string): Promise<LocalFile>;
-  /** A stream of the object, or null when absent. */
-  getStream(key: string): Promise<ObjectStream | null>;
+  /**
+   * A stream of the object, or null when absent. With `range` (inclusive byte offsets within the
+   * object) only those bytes are streamed; `bytes` is always the size of the whole object.
+   */
+  getStream(key: string, range?: { start: number; end: number }): Promise<ObjectStream | null>;
   delete(key: string): Promise<void>;
   /** Where the object lives, for events and the index. */
   locate(key: string): ObjectLocation;

@@ -1,5 +1,5 @@
 import type { ImageFailedEvent, ImageProcessedEvent } from '../../shared/contracts/events';
-import type { ImageIndex, ImageQuery } from '../../shared/ports/image-index.port';
+import { TOTAL_HITS_CAP, type ImageIndex, type ImageQuery } from '../../shared/ports/image-index.port';
 import { failedEvent, failedImageEvent, fakeId, processedEvent, source } from '../helpers/events';
 
 export interface ImageIndexHarness {
@@ -318,9 +318,59 @@ export function imageIndexContract(name: string, makeHarness: () => Promise<Imag
       expect(await ids({ sort: { field: 'capturedAt', order: 'desc' } })).toEqual([c3, c2, c1, none]);
       expect(await ids({})).toEqual([c2, none, c1, c3]);
       const page2 = await index.search(query({ sort: { field: 'receivedAt', order: 'asc' }, page: 2, size: 3 }));
-      expect(page2.total).toBe(4);
+      expect(page2).toMatchObject({ total: 4, totalRelation: 'eq' });
       expect(page2.items.map((d) => d.id)).toEqual([c2]);
     });
+
+    it('counts up to the cap and says when more match; past the cap it filters, sorts and pages the same', async () => {
+      // One image more than the cap matches `bench`; every tenth has no capture time and receipt
+      // times repeat, so ids break ties. A few others match neither the word nor the box.
+      const events = Array.from({ length: TOTAL_HITS_CAP + 1 }, (_, i) =>
+        processedEvent({
+          capturedAt: i % 10 === 0 ? null : new Date(Date.UTC(2024, 0, 1) + (i % 997) * 60_000).toISOString(),
+          camera: { make: i === 0 ? 'Nikon' : 'Canon', model: 'X', serial: null },
+          keywords: ['bench'],
+          gps: { lat: 10 + (i % 100) / 10, lon: 20 + (i % 50) / 10, alt: null },
+          source: source({ account: i % 3 === 0 ? 'north' : 'south', receivedAt: at(i % 24) }),
+        }),
+      );
+      const others = Array.from({ length: 20 }, (_, i) =>
+        processedEvent({ gps: null, keywords: ['other'], camera: { make: 'Sony', model: 'A7', serial: null }, source: source({ receivedAt: at(100 + i) }) }),
+      );
+      const all = [...events, ...others];
+      for (let i = 0; i < all.length; i += 500) await Promise.all(all.slice(i, i + 500).map((e) => index.upsert(e)));
+
+      const capture = (e: ImageProcessedEvent) => (e.capturedAt ? Date.parse(e.capturedAt) : null);
+      const received = (e: ImageProcessedEvent) => Date.parse(e.receivedAt);
+      /** Missing values last in either direction, then by id: the order both indexes promise. */
+      const sorted = (list: ImageProcessedEvent[], key: (e: ImageProcessedEvent) => number | null, order: 'asc' | 'desc') =>
+        [...list]
+          .sort((a, b) => {
+            const [x, y] = [key(a), key(b)];
+            if (x !== y) return x === null ? 1 : y === null ? -1 : order === 'asc' ? x - y : y - x;
+            return a.id < b.id ? -1 : 1;
+          })
+          .map((e) => e.id);
+      const everywhere = { minLon: 0, minLat: 0, maxLon: 50, maxLat: 50 };
+      const page = async (q: Partial<ImageQuery>) => {
+        const { total, totalRelation, items } = await index.search(query(q));
+        return { total, totalRelation, ids: items.map((d) => d.id) };
+      };
+
+      expect(await page({ size: 5 })).toEqual({ total: TOTAL_HITS_CAP, totalRelation: 'gte', ids: sorted(all, received, 'desc').slice(0, 5) });
+      expect(await page({ make: 'canon', size: 5 })).toEqual({ total: TOTAL_HITS_CAP, totalRelation: 'eq', ids: sorted(events.slice(1), received, 'desc').slice(0, 5) });
+      expect(await page({ make: 'nikon' })).toEqual({ total: 1, totalRelation: 'eq', ids: [events[0].id] });
+      const north = events.filter((_, i) => i % 3 === 0);
+      expect(await page({ account: 'north', sort: { field: 'capturedAt', order: 'asc' }, page: 2, size: 9 })).toEqual({ total: north.length, totalRelation: 'eq', ids: sorted(north, capture, 'asc').slice(9, 18) });
+      // Past the cap: the page straddles the last capture time and the first image without one.
+      expect(await page({ text: 'bench', bbox: everywhere, sort: { field: 'capturedAt', order: 'asc' }, page: 1286, size: 7 })).toEqual({
+        total: TOTAL_HITS_CAP,
+        totalRelation: 'gte',
+        ids: sorted(events, capture, 'asc').slice(8995, 9002),
+      });
+      expect(await page({ text: 'bench', sort: { field: 'capturedAt', order: 'desc' }, size: 7 })).toEqual({ total: TOTAL_HITS_CAP, totalRelation: 'gte', ids: sorted(events, capture, 'desc').slice(0, 7) });
+      expect(await page({ bbox: everywhere, sort: { field: 'receivedAt', order: 'asc' }, page: 3, size: 11 })).toEqual({ total: TOTAL_HITS_CAP, totalRelation: 'gte', ids: sorted(events, received, 'asc').slice(22, 33) });
+    }, 180_000);
 
     it('keeps dead letters newest first and stores a replayed one once', async () => {
       const older = failedEvent({ failedAt: '2025-03-01T10:00:00.000Z' });

@@ -56,6 +56,17 @@ export function objectStoreContract(name: string, makeHarness: () => Promise<Obj
       expect(createHash('sha256').update(back).digest('hex')).toBe(createHash('sha256').update(body).digest('hex'));
     });
 
+    it('streams a byte range of an object and still reports the whole size', async () => {
+      const k = key();
+      const body = randomBytes(100_000);
+      await store.put(k, body, 'image/jpeg');
+      const object = await store.getStream(k, { start: 99_990, end: 99_999 });
+      expect(object).toMatchObject({ bytes: body.length, contentType: 'image/jpeg' });
+      expect((await readAll(object!.body)).equals(body.subarray(99_990))).toBe(true);
+      const head = await store.getStream(k, { start: 0, end: 0 });
+      expect((await readAll(head!.body)).equals(body.subarray(0, 1))).toBe(true);
+    });
+
     it('stores a local file, which the caller may then delete', async () => {
       const k = key('jpg');
       const body = randomBytes(6 * 1024 * 1024 + 3);

@@ -17,7 +17,7 @@ export interface TestApp {
   dataDir: string;
   baseUrl: string;
   ftp(user?: string): Promise<Client>;
-  api<T = any>(pathAndQuery: string): Promise<{ status: number; body: T }>;
+  api<T = any>(pathAndQuery: string, headers?: Record<string, string>): Promise<{ status: number; body: T }>;
   stop(): Promise<void>;
 }
 
@@ -33,7 +33,6 @@ export async function startTestApp(overrides: Record<string, unknown> = {}, data
       dataDir: dir,
       log: { level: 'silent' },
       ftp: { port: 0, passive: { minPort: pasvBase, maxPort: pasvBase + 99 }, idleTimeoutMs: 2000 },
-      http: { port: 0 },
       dropFolders: { sweepIntervalMs: 500, stableMs: 300 },
       accounts: [
         { name: 'cam1', passwordHash: hash },
@@ -43,6 +42,9 @@ export async function startTestApp(overrides: Record<string, unknown> = {}, data
         { name: 'small', passwordHash: hash, maxFileBytes: 20_000 },
       ],
       ...overrides,
+      // Merged, not replaced, so `http: { auth: 'key' }` keeps the free port. http.auth unset is
+      // none on this loopback bind, as for `npm start`.
+      http: { port: 0, ...(overrides.http as object | undefined) },
     },
   });
   const app = await startApp(config, pino({ level: 'silent' }));
@@ -59,8 +61,8 @@ export async function startTestApp(overrides: Record<string, unknown> = {}, data
       await client.access({ host: '127.0.0.1', port: app.ftpPort!, user, password: PASSWORD });
       return client;
     },
-    async api<T>(pathAndQuery: string) {
-      const response = await fetch(`${baseUrl}${pathAndQuery}`);
+    async api<T>(pathAndQuery: string, headers: Record<string, string> = {}) {
+      const response = await fetch(`${baseUrl}${pathAndQuery}`, { headers });
       return { status: response.status, body: (await response.json()) as T };
     },
     async stop() {

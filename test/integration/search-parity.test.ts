@@ -9,6 +9,8 @@ import { SqliteImageIndex } from '../../shared/adapters/sqlite-image-index.adapt
 import { loadConfig } from '../../shared/config/config.loader';
 import type { ImageIndex } from '../../shared/ports/image-index.port';
 import { SearchHttpServer } from '../../services/search/search.http';
+import { UrlSigner } from '../../services/search/signed-urls';
+import { ApiKeyDirectory } from '../../shared/api-keys';
 import { failedEvent, failedImageEvent, processedEvent, source } from '../helpers/events';
 import { stackEnv } from '../helpers/stack';
 
@@ -40,6 +42,9 @@ describe('the search API answers the same on Elasticsearch as on the embedded in
       failedImageEvent({ id: events[5].id, source: source({ account: 'partner', path: '/in/broken-copy.jpg', receivedAt: '2025-02-02T00:00:00.000Z' }) }),
     ];
     const dir = mkdtempSync(path.join(tmpdir(), 'parity-'));
+    // One signer on a stopped clock: both servers must hand out the very same image URLs.
+    const signedAt = Date.now();
+    const signer = new UrlSigner(Buffer.alloc(32, 7), 3600, () => signedAt);
     indexes.push(
       new SqliteImageIndex(path.join(dir, 'index.sqlite')),
       new ElasticsearchImageIndex({ node: stackEnv().ELASTICSEARCH_URL, index: `parity-${randomUUID().slice(0, 8)}`, shards: 1, replicas: 0, refresh: 'wait_for', bulkWindowMs: 10 }),
@@ -52,7 +57,8 @@ describe('the search API answers the same on Elasticsearch as on the embedded in
       await index.upsert({ ...events[0], source: { ...events[0].source, receivedAt: '2025-03-01T00:00:00.000Z' } });
       await index.upsert(events[0]);
       await index.recordFailure(failure);
-      const server = new SearchHttpServer({ config, index, store: new LocalObjectStore(dir), logger: pino({ level: 'silent' }) });
+      const store = new LocalObjectStore(dir);
+      const server = new SearchHttpServer({ config, index, store, logger: pino({ level: 'silent' }), keys: new ApiKeyDirectory(store), signer });
       servers.push(server);
       bases.push(`http://127.0.0.1:${(await server.listen()).port}`);
     }

@@ -66,4 +66,16 @@ describe('configuration', () => {
     expect(config.kafka.heartbeatIntervalMs).toBeLessThan(config.kafka.sessionTimeoutMs);
     expect(() => loadConfig({ env: {}, overrides: { consumers: { retry: { initialDelayMs: 5000, maxDelayMs: 100 } } } })).toThrow(/consumers\.retry\.initialDelayMs/);
   });
+  it('leaves the API open only on a loopback bind and refuses http.auth none anywhere else', () => {
+    expect(loadConfig({ env: {} }).http).toMatchObject({ auth: 'none', signedUrlTtlSeconds: 3600 });
+    expect(loadConfig({ env: { HTTP_HOST: '::1', HTTP_AUTH: 'none' } }).http.auth).toBe('none');
+    expect(loadConfig({ env: { HTTP_HOST: '127.0.0.2', HTTP_AUTH: 'none' } }).http.auth).toBe('none');
+    // Unset on a public bind means keys, never open.
+    expect(loadConfig({ env: { HTTP_HOST: '0.0.0.0' } }).http.auth).toBe('key');
+    expect(loadConfig({ env: {}, overrides: { http: { auth: 'key' } } }).http.auth).toBe('key');
+    for (const host of ['0.0.0.0', '::', '192.0.2.10', 'search.example.org']) {
+      expect(() => loadConfig({ env: { HTTP_HOST: host, HTTP_AUTH: 'none' } })).toThrow(/http\.auth: none is allowed only when http\.host is a loopback address/);
+    }
+    expect(() => loadConfig({ env: { HTTP_AUTH: 'open' } })).toThrow(/http\.auth: /);
+  });
 });

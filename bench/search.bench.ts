@@ -1,0 +1,212 @@
+/**
+ * Search at archive scale: builds an embedded index of N synthetic processed images (several
+ * accounts, makes, models and lenses, GPS over the Alps, capture times over five years, keywords),
+ * then times each query the search page makes. Prints upserts/s and p50/p95/p99 per query as markdown.
+ * Usage: npm run bench:search -- [--docs 100000] [--runs 200] [--keep]
+ * The build writes batches of 1,000 in one transaction each (bulk load); the sustained rate of
+ * single upserts, one transaction each as the indexer makes them, is measured afterwards at full size.
+ */
+import { createHash } from 'node:crypto';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { cpus, tmpdir } from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { SqliteImageIndex } from '../shared/adapters/sqlite-image-index.adapter';
+import { SCHEMAS, type ImageProcessedEvent } from '../shared/contracts/events';
+import type { ImageQuery } from '../shared/ports/image-index.port';
+
+const { values } = parseArgs({
+  options: {
+    docs: { type: 'string', default: '100000' },
+    runs: { type: 'string', default: '200' },
+    keep: { type: 'boolean', default: false },
+  },
+});
+
+/** Deterministic, so runs at different sizes see the same distributions. */
+function random(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+const rand = random(9);
+const pick = <T>(items: readonly T[]): T => items[Math.floor(rand() * items.length)];
+/** Skewed towards the first items, as real makes and keywords are. */
+const pickSkewed = <T>(items: readonly T[]): T => items[Math.floor(rand() ** 2 * items.length)];
+
+const ACCOUNTS = Array.from({ length: 12 }, (_, i) => `site-${String(i + 1).padStart(2, '0')}`);
+const CAMERAS: Record<string, string[]> = {
+  Canon: ['EOS R5', 'EOS R6', 'EOS 5D Mark IV', 'EOS 90D'],
+  'NIKON CORPORATION': ['NIKON Z 6', 'NIKON Z 9', 'NIKON D850'],
+  SONY: ['ILCE-7M4', 'ILCE-7RM5', 'ILCE-6400'],
+  FUJIFILM: ['X-T5', 'X-H2', 'X100V'],
+  Apple: ['iPhone 13', 'iPhone 15 Pro'],
+  Panasonic: ['DC-GH6', 'DC-S5'],
+  'OM Digital Solutions': ['OM-1'],
+  'Leica Camera AG': ['LEICA Q2'],
+  Reconyx: ['HyperFire 2'],
+  Hikvision: ['DS-2CD2387G2'],
+};
+const MAKES = Object.keys(CAMERAS);
+const LENSES = ['RF24-105mm F4 L IS USM', 'NIKKOR Z 24-70mm f/4 S', 'FE 24-70mm F2.8 GM II', 'XF16-55mmF2.8 R LM WR', 'iPhone back camera 6.86mm f/1.78', null];
+const WORDS = [
+  'snow', 'avalanche', 'glacier', 'summit', 'ridge', 'valley', 'lake', 'river', 'forest', 'meadow', 'chamois', 'ibex', 'deer',
+  'fox', 'eagle', 'marmot', 'hut', 'trail', 'bridge', 'road', 'village', 'church', 'dam', 'lift', 'piste', 'rock', 'fog', 'storm',
+  'sunrise', 'sunset', 'night', 'rain', 'ice', 'cornice', 'crevasse', 'moraine', 'pass', 'tunnel', 'station', 'tower',
+  ...Array.from({ length: 360 }, (_, i) => `site${i}`),
+];
+// The Alps: 45-48°N, 6-14°E.
+const REGION = { minLat: 45, maxLat: 48, minLon: 6, maxLon: 14 };
+const START = Date.UTC(2020, 0, 1);
+const YEARS_MS = 5 * 365 * 86_400_000;
+
+/** The i-th of n images: received in order over five years, captured minutes before. */
+function image(i: number, n: number): ImageProcessedEvent {
+  const id = createHash('sha256').update(`bench-${i}`).digest('hex');
+  const received = START + Math.floor((i / n) * YEARS_MS) + Math.floor(rand() * 60_000);
+  const captured = rand() < 0.03 ? null : new Date(received - Math.floor(rand() * 3_600_000)).toISOString().replace('Z', rand() < 0.5 ? 'Z' : '');
+  const make = pickSkewed(MAKES);
+  const account = pickSkewed(ACCOUNTS);
+  const keywords = [...new Set(Array.from({ length: Math.floor(rand() * 4) }, () => pickSkewed(WORDS)))];
+  const receivedAt = new Date(received).toISOString();
+  const dir = `/DCIM/${100 + (i % 50)}MEDIA`;
+  const name = `IMG_${String(i % 10_000).padStart(4, '0')}.JPG`;
+  const loc = (key: string) => ({ store: 'local', bucket: null, key, url: `file:///data/${key}` });
+  const originalKey = `originals/${id.slice(0, 2)}/${id.slice(2, 4)}/${id}.jpg`;
+  const thumbKey = `renditions/${id.slice(0, 2)}/${id.slice(2, 4)}/${id}/thumb.webp`;
+  return {
+    schema: SCHEMAS.processed,
+    id,
+    receivedAt,
+    source: { protocol: 'ftp', account, path: `${dir}/${name}`, remoteAddress: '10.0.0.7', receivedAt },
+    original: { key: originalKey, bytes: 6_000_000 + Math.floor(rand() * 12_000_000), contentType: 'image/jpeg', location: loc(originalKey) },
+    capturedAt: captured,
+    camera: { make, model: pick(CAMERAS[make]), serial: String(Math.floor(rand() * 1e6)) },
+    gps:
+      rand() < 0.15
+        ? null
+        : { lat: REGION.minLat + rand() * (REGION.maxLat - REGION.minLat), lon: REGION.minLon + rand() * (REGION.maxLon - REGION.minLon), alt: Math.floor(rand() * 4000) },
+    width: 6000,
+    height: 4000,
+    orientation: 1,
+    exposure: { exposureTime: 1 / 250, fNumber: 4, iso: pick([100, 200, 400, 800, 1600, 3200]), focalLength: 35, lensModel: pick(LENSES), software: null },
+    keywords,
+    caption: rand() < 0.2 ? `${pick(WORDS)} near the ${pick(WORDS)}` : null,
+    title: null,
+    creator: null,
+    copyright: null,
+    renditions: [{ name: 'thumb', key: thumbKey, width: 256, height: 171, bytes: 9_000, format: 'webp', contentType: 'image/webp', location: loc(thumbKey) }],
+    locations: [
+      { role: 'original', name: 'original', ...loc(originalKey) },
+      { role: 'rendition', name: 'thumb', ...loc(thumbKey) },
+    ],
+    processedAt: receivedAt,
+    processingMs: 400,
+  };
+}
+
+const NEWEST = { field: 'receivedAt', order: 'desc' } as const;
+const base = (q: Partial<ImageQuery>): ImageQuery => ({ sort: NEWEST, page: 1, size: 40, ...q });
+
+function box(): ImageQuery['bbox'] {
+  const size = 0.2 + rand() * 1.5;
+  const minLat = REGION.minLat + rand() * (REGION.maxLat - REGION.minLat - size);
+  const minLon = REGION.minLon + rand() * (REGION.maxLon - REGION.minLon - size);
+  return { minLat, maxLat: minLat + size, minLon, maxLon: minLon + size };
+}
+
+/** A window of one day to three months somewhere in the five years. */
+function range(): Pick<ImageQuery, 'from' | 'to'> {
+  const length = 86_400_000 * (1 + Math.floor(rand() * 90));
+  const from = START + Math.floor(rand() * (YEARS_MS - length));
+  return { from: new Date(from), to: new Date(from + length) };
+}
+
+/** The page's queries, each with fresh parameters on every run. */
+const QUERIES: Record<string, () => ImageQuery> = {
+  'newest 40': () => base({}),
+  'by capture time': () => base({ sort: { field: 'capturedAt', order: rand() < 0.5 ? 'asc' : 'desc' } }),
+  text: () => base({ text: pickSkewed(WORDS) }),
+  make: () => base({ make: pick(MAKES) }),
+  account: () => base({ account: pick(ACCOUNTS) }),
+  bbox: () => base({ bbox: box() }),
+  'time range': () => base(range()),
+  'time range by capture time': () => base({ ...range(), sort: { field: 'capturedAt', order: 'asc' } }),
+  'text + make + bbox + time': () => base({ text: pickSkewed(WORDS), make: pickSkewed(MAKES), bbox: box(), ...range() }),
+  'page 200 x 50': () => base({ page: 200, size: 50 }),
+};
+
+const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
+const ms = (v: number) => (v < 10 ? v.toFixed(1) : Math.round(v).toString());
+
+async function main(): Promise<void> {
+  const docs = Number(values.docs);
+  const runs = Number(values.runs);
+  const dir = mkdtempSync(path.join(tmpdir(), 'search-bench-'));
+  const file = path.join(dir, 'index.sqlite');
+  const index = new SqliteImageIndex(file);
+  try {
+    const BATCH = 1_000;
+    const started = performance.now();
+    for (let i = 0; i < docs; i += BATCH) {
+      index.upsertMany(Array.from({ length: Math.min(BATCH, docs - i) }, (_, j) => image(i + j, docs)));
+      if ((i / BATCH) % 100 === 99) process.stderr.write(`${i + BATCH} indexed, ${Math.round((i + BATCH) / ((performance.now() - started) / 1000))}/s\n`);
+    }
+    const bulkRate = docs / ((performance.now() - started) / 1000);
+
+    // Single upserts at full size: new images arriving after the archive, and re-sends of old ones.
+    const SINGLE = 2_000;
+    const singleStarted = performance.now();
+    for (let i = 0; i < SINGLE; i++) {
+      const event = i % 4 === 3 ? image(Math.floor(rand() * docs), docs) : image(docs + i, docs);
+      await index.upsert(i % 4 === 3 ? { ...event, source: { ...event.source, path: `/resend/${i}.jpg` } } : event);
+    }
+    const singleRate = SINGLE / ((performance.now() - singleStarted) / 1000);
+
+    const rows: string[] = [];
+    for (const [name, make] of Object.entries(QUERIES)) {
+      for (let i = 0; i < 5; i++) await index.search(make());
+      const times: number[] = [];
+      let gte = 0;
+      for (let i = 0; i < runs; i++) {
+        const query = make();
+        const t = performance.now();
+        const result = await index.search(query);
+        times.push(performance.now() - t);
+        if (result.totalRelation === 'gte') gte++;
+      }
+      times.sort((a, b) => a - b);
+      rows.push(`| ${name} | ${ms(percentile(times, 50))} | ${ms(percentile(times, 95))} | ${ms(percentile(times, 99))} | ${Math.round((gte / runs) * 100)}% |`);
+    }
+    const sizeMB = Math.round(statSync(file).size / 1e6);
+    console.log(
+      [
+        `Embedded index, ${docs.toLocaleString('en')} documents (${sizeMB} MB), ${cpus().length} cores, ${runs} runs per query`,
+        '',
+        `upserts/s: ${Math.round(bulkRate).toLocaleString('en')} bulk (batches of ${BATCH} per transaction), ${Math.round(singleRate).toLocaleString('en')} single (one transaction each, ${SINGLE} at full size)`,
+        '',
+        '| query | p50 ms | p95 ms | p99 ms | total gte |',
+        '|---|---|---|---|---|',
+        ...rows,
+      ].join('\n'),
+    );
+  } finally {
+    await index.close();
+    if (values.keep) console.error(`kept ${file}`);
+    else rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+main().then(
+  () => process.exit(0),
+  (error: unknown) => {
+    console.error(error);
+    process.exit(1);
+  },
+);
