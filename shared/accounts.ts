@@ -4,7 +4,8 @@ import { BlockList, isIPv4, isIPv6 } from 'node:net';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { accountSchema, type AccountConfig, type AccountInput, type Config } from './config/config.schema';
-import { IngestError, errorMessage } from './errors';
+import { IngestError } from './errors';
+import { PolledRefresh, parseStoredList } from './stored-list';
 import type { Logger } from './logging';
 import type { ObjectStore } from './ports/object-store.port';
 
@@ -85,9 +86,7 @@ export class AccountDirectory {
   private readonly logger: Logger | undefined;
   private readonly legacyFile: string;
   private byName = new Map<string, Account>();
-  private timer: NodeJS.Timeout | null = null;
-  private inFlight: Promise<void> | null = null;
-  private failing = false;
+  private readonly polling: PolledRefresh;
   /** Orders cache updates: a refresh that read before a save wrote must not undo that save. */
   private reads = 0;
   private applied = 0;
@@ -100,6 +99,7 @@ export class AccountDirectory {
     this.refreshMs = options.refreshMs ?? 2000;
     this.logger = options.logger?.child({ component: 'accounts' });
     this.legacyFile = path.join(config.dataDir, 'accounts.json');
+    this.polling = new PolledRefresh('accounts', () => this.refresh(), this.refreshMs, this.logger, { key: ACCOUNTS_KEY });
     this.apply([], 0);
   }
 
@@ -122,13 +122,12 @@ export class AccountDirectory {
       this.logger?.info({ accounts: accounts.length, from: this.legacyFile, key: ACCOUNTS_KEY }, 'accounts copied to the object store');
     }
     this.apply(accounts, ticket);
-    this.timer ??= this.schedule();
+    this.polling.start();
   }
 
-  async stop(): Promise<void> {
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = null;
-    await this.inFlight;
+  /** Ends the background reads and waits for one in flight. */
+  stop(): Promise<void> {
+    return this.polling.stop();
   }
 
   /** Reads the stored accounts now; throws (keeping the current list) when they cannot be read. */
@@ -149,29 +148,6 @@ export class AccountDirectory {
     this.apply(accounts, ++this.reads);
   }
 
-  private schedule(): NodeJS.Timeout {
-    const timer = setTimeout(() => {
-      this.inFlight = this.refresh().then(
-        () => {
-          if (this.failing) this.logger?.info('accounts readable again');
-          this.failing = false;
-        },
-        (error: unknown) => {
-          // One line per outage, not one per tick; logins go on with the last good list.
-          if (!this.failing) this.logger?.warn({ err: errorMessage(error), key: ACCOUNTS_KEY }, 'cannot refresh accounts; keeping the last good list');
-          this.failing = true;
-        },
-      );
-      void this.inFlight.finally(() => {
-        this.inFlight = null;
-        if (this.timer === timer) this.timer = this.schedule();
-      });
-    }, this.refreshMs);
-    // Refreshing must never keep a process alive that has nothing else to do.
-    timer.unref();
-    return timer;
-  }
-
   private async load(): Promise<Loaded> {
     let bytes: Buffer;
     try {
@@ -182,9 +158,9 @@ export class AccountDirectory {
         if (readError.code === 'ENOENT') return null;
         throw new IngestError('INVALID_CONFIG', `cannot read ${this.legacyFile}: ${readError.message}`, { cause: readError });
       });
-      return legacy ? { accounts: parseAccounts(legacy, this.legacyFile), legacy: true } : { accounts: [], legacy: false };
+      return legacy ? { accounts: parseStoredList(legacy, accountSchema.array(), `accounts in ${this.legacyFile}`), legacy: true } : { accounts: [], legacy: false };
     }
-    return { accounts: parseAccounts(bytes, `object ${ACCOUNTS_KEY}`), legacy: false };
+    return { accounts: parseStoredList(bytes, accountSchema.array(), `accounts in object ${ACCOUNTS_KEY}`), legacy: false };
   }
 
   private async write(accounts: AccountConfig[]): Promise<void> {
@@ -203,21 +179,6 @@ export class AccountDirectory {
       [...byName.values()].map((a) => [a.name, { ...a, home: path.resolve(a.home ?? path.join(this.config.dataDir, 'ftp', a.name)) }]),
     );
   }
-}
-
-function parseAccounts(bytes: Buffer, source: string): AccountConfig[] {
-  let json: unknown;
-  try {
-    json = JSON.parse(bytes.toString('utf8'));
-  } catch (error) {
-    throw new IngestError('INVALID_CONFIG', `accounts in ${source} are not valid JSON: ${errorMessage(error)}`, { cause: error });
-  }
-  const parsed = accountSchema.array().safeParse(json);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    throw new IngestError('INVALID_CONFIG', `accounts in ${source}: ${issue.path.join('.') || '(root)'}: ${issue.message}`);
-  }
-  return parsed.data;
 }
 
 /** Whether an address may log in to the account; IPv4-mapped IPv6 addresses count as IPv4. */

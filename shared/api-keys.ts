@@ -1,8 +1,9 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { z } from 'zod';
-import { IngestError, errorMessage } from './errors';
+import { IngestError } from './errors';
 import type { Logger } from './logging';
 import type { ObjectStore } from './ports/object-store.port';
+import { PolledRefresh, parseStoredList } from './stored-list';
 
 /** Where CLI-managed API keys live: one JSON array in the object store that every search node reads. */
 export const API_KEYS_KEY = 'system/api-keys.json';
@@ -62,9 +63,7 @@ export class ApiKeyDirectory {
   private readonly refreshMs: number;
   private readonly logger: Logger | undefined;
   private byHash = new Map<string, ApiKeyRecord>();
-  private timer: NodeJS.Timeout | null = null;
-  private inFlight: Promise<void> | null = null;
-  private failing = false;
+  private readonly polling: PolledRefresh;
   /** Orders cache updates: a refresh that read before a save wrote must not undo that save. */
   private reads = 0;
   private applied = 0;
@@ -75,6 +74,7 @@ export class ApiKeyDirectory {
   ) {
     this.refreshMs = options.refreshMs ?? 2000;
     this.logger = options.logger?.child({ component: 'api-keys' });
+    this.polling = new PolledRefresh('API keys', () => this.refresh(), this.refreshMs, this.logger, { key: API_KEYS_KEY });
   }
 
   /**
@@ -93,13 +93,12 @@ export class ApiKeyDirectory {
   /** Loads the stored keys (a bad object fails here, loudly) and keeps re-reading them in the background. */
   async start(): Promise<void> {
     await this.refresh();
-    this.timer ??= this.schedule();
+    this.polling.start();
   }
 
-  async stop(): Promise<void> {
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = null;
-    await this.inFlight;
+  /** Ends the background reads and waits for one in flight. */
+  stop(): Promise<void> {
+    return this.polling.stop();
   }
 
   /** Reads the stored keys now; throws (keeping the current ones) when they cannot be read. */
@@ -130,29 +129,6 @@ export class ApiKeyDirectory {
     return true;
   }
 
-  private schedule(): NodeJS.Timeout {
-    const timer = setTimeout(() => {
-      this.inFlight = this.refresh().then(
-        () => {
-          if (this.failing) this.logger?.info('API keys readable again');
-          this.failing = false;
-        },
-        (error: unknown) => {
-          // One line per outage; requests go on with the last good keys.
-          if (!this.failing) this.logger?.warn({ err: errorMessage(error), key: API_KEYS_KEY }, 'cannot refresh API keys; keeping the last good list');
-          this.failing = true;
-        },
-      );
-      void this.inFlight.finally(() => {
-        this.inFlight = null;
-        if (this.timer === timer) this.timer = this.schedule();
-      });
-    }, this.refreshMs);
-    // Refreshing must never keep a process alive that has nothing else to do.
-    timer.unref();
-    return timer;
-  }
-
   private async load(): Promise<ApiKeyRecord[]> {
     let bytes: Buffer;
     try {
@@ -161,7 +137,7 @@ export class ApiKeyDirectory {
       if (error instanceof IngestError && error.code === 'OBJECT_NOT_FOUND') return [];
       throw error;
     }
-    return parseKeys(bytes);
+    return parseStoredList(bytes, keyRecordSchema.array(), `API keys in object ${API_KEYS_KEY}`);
   }
 
   private async write(records: ApiKeyRecord[]): Promise<void> {
@@ -177,17 +153,3 @@ export class ApiKeyDirectory {
   }
 }
 
-function parseKeys(bytes: Buffer): ApiKeyRecord[] {
-  let json: unknown;
-  try {
-    json = JSON.parse(bytes.toString('utf8'));
-  } catch (error) {
-    throw new IngestError('INVALID_CONFIG', `API keys in object ${API_KEYS_KEY} are not valid JSON: ${errorMessage(error)}`, { cause: error });
-  }
-  const parsed = keyRecordSchema.array().safeParse(json);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    throw new IngestError('INVALID_CONFIG', `API keys in object ${API_KEYS_KEY}: ${issue.path.join('.') || '(root)'}: ${issue.message}`);
-  }
-  return parsed.data;
-}
