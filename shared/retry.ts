@@ -12,6 +12,15 @@ export interface RetryOptions {
 }
 
 /**
+ * The wait before try `attempt + 1`: doubling from `initialDelayMs` up to `maxDelayMs`, then a random
+ * point in its upper half, so replicas that failed together do not retry together.
+ */
+export function backoffDelay(attempt: number, initialDelayMs: number, maxDelayMs: number): number {
+  const ceiling = Math.min(maxDelayMs, initialDelayMs * 2 ** Math.min(attempt - 1, 30));
+  return Math.round(ceiling / 2 + (Math.random() * ceiling) / 2);
+}
+
+/**
  * Runs `fn` until it succeeds, retrying only retriable errors with exponential backoff and full
  * jitter (so replicas that failed together do not retry together).
  */
@@ -21,8 +30,7 @@ export async function withRetry<T>(fn: (attempt: number) => Promise<T>, options:
       return await fn(attempt);
     } catch (error) {
       if (!isRetriable(error) || attempt >= options.maxAttempts || options.signal?.aborted) throw error;
-      const ceiling = Math.min(options.maxDelayMs, options.initialDelayMs * 2 ** (attempt - 1));
-      const delayMs = Math.round(ceiling / 2 + (Math.random() * ceiling) / 2);
+      const delayMs = backoffDelay(attempt, options.initialDelayMs, options.maxDelayMs);
       options.onRetry?.(error, attempt, delayMs);
       await sleep(delayMs, undefined, { signal: options.signal }).catch(() => undefined);
       if (options.signal?.aborted) throw error;

@@ -4,6 +4,7 @@ import { eventProblems } from '../contracts/validate';
 import { IngestError, errorMessage, isProgrammingError, isRetriable, type ErrorCode } from '../errors';
 import type { Logger } from '../logging';
 import type { BusMessage, DeliveryContext, EventBus, Subscription } from '../ports/event-bus.port';
+import { backoffDelay } from '../retry';
 
 /** What a handler made of a message. Expected outcomes are values; a throw is for the unexpected. */
 export type HandlerOutcome =
@@ -115,9 +116,7 @@ export class ConsumerRunner {
   }
 
   private backoff(attempt: number): number {
-    const { initialDelayMs, maxDelayMs } = this.deps.retry;
-    const ceiling = Math.min(maxDelayMs, initialDelayMs * 2 ** Math.min(attempt - 1, 30));
-    return Math.round(ceiling / 2 + (Math.random() * ceiling) / 2);
+    return backoffDelay(attempt, this.deps.retry.initialDelayMs, this.deps.retry.maxDelayMs);
   }
 
   /** Publishes the dead letter (retrying an outage like any other transient failure), after which the message is committed. */
