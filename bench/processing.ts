@@ -9,6 +9,7 @@ import sharp from 'sharp';
 import { AccountDirectory } from '../shared/accounts';
 import { LocalObjectStore } from '../shared/adapters/local-object-store.adapter';
 import type { Config } from '../shared/config/config.schema';
+import { IngestError } from '../shared/errors';
 import { SCHEMAS, type ImageIngestedEvent } from '../shared/contracts/events';
 import { IMAGE_TYPE_INFO, sniffImageType } from '../shared/image/image-type';
 import { originalKey } from '../shared/image/object-keys';
@@ -65,8 +66,9 @@ export async function measureProcessing(config: Readonly<Config>, sets: InputSet
   const dir = mkdtempSync(path.join(tmpdir(), 'bench-processing-'));
   // Every run must decode: hide the processor's manifests, which would let repeats reuse earlier renditions.
   const store = new (class extends LocalObjectStore {
-    override async head(key: string) {
-      return key.includes('/manifest-') ? null : super.head(key);
+    override async getBuffer(key: string) {
+      if (key.includes('/manifest-')) throw new IngestError('OBJECT_NOT_FOUND', `hidden ${key}`);
+      return super.getBuffer(key);
     }
   })(path.join(dir, 'store'));
   const logger = pino({ level: 'silent' });

@@ -4,6 +4,7 @@ import { BlockList, isIPv4, isIPv6 } from 'node:net';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { accountSchema, type AccountConfig, type AccountInput, type Config } from './config/config.schema';
+import type { ProcessingPolicy } from './contracts/events';
 import { IngestError } from './errors';
 import { PolledRefresh, parseStoredList } from './stored-list';
 import type { Logger } from './logging';
@@ -109,6 +110,13 @@ export class AccountDirectory {
 
   find(name: string): Account | null {
     return this.byName.get(name) ?? null;
+  }
+
+  /** The account's processing policy as it stands now; it travels in images.ingested so every processor applies this one. */
+  policy(name: string): ProcessingPolicy {
+    const account = this.find(name);
+    const profile = account && this.config.renditionProfiles[account.renditionProfile] ? account.renditionProfile : 'default';
+    return { renditionProfile: profile, renditions: this.config.renditionProfiles[profile].map((r) => ({ ...r })), crop: account?.crop ?? null };
   }
 
   /** Loads the stored accounts (a bad object fails here, loudly) and keeps re-reading them in the background. */

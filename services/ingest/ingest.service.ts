@@ -4,7 +4,7 @@ import { open } from 'node:fs/promises';
 import { pipeline } from 'node:stream/promises';
 import type { AccountDirectory } from '../../shared/accounts';
 import type { Config } from '../../shared/config/config.schema';
-import { SCHEMAS, type ImageFailedEvent, type ImageIngestedEvent, type ImageSource, type ProcessingPolicy, type SourceProtocol } from '../../shared/contracts/events';
+import { SCHEMAS, type ImageFailedEvent, type ImageIngestedEvent, type ImageSource, type SourceProtocol } from '../../shared/contracts/events';
 import { IngestError, errorMessage, type ErrorCode } from '../../shared/errors';
 import { IMAGE_TYPE_INFO, isComplete, sniffFileType, type ImageType } from '../../shared/image/image-type';
 import { originalKey } from '../../shared/image/object-keys';
@@ -61,13 +61,6 @@ function senderRetry(log: Logger, message: string): RetryOptions {
   };
 }
 
-/** The account's policy as it stands now; it travels in the event so every processor applies this one. */
-export function policyOf(config: Readonly<Config>, accounts: AccountDirectory, accountName: string): ProcessingPolicy {
-  const account = accounts.find(accountName);
-  const profile = account && config.renditionProfiles[account.renditionProfile] ? account.renditionProfile : 'default';
-  return { renditionProfile: profile, renditions: config.renditionProfiles[profile].map((r) => ({ ...r })), crop: account?.crop ?? null };
-}
-
 /**
  * The one path from "a complete file" to "stored and announced", shared by FTP, drop folders and
  * the backfill CLI. The sender hears "done" only after the original is stored and the event durable.
@@ -105,7 +98,7 @@ export class IngestService {
       receivedAt,
       source: { ...from, path: move.to, receivedAt, renamedFrom: move.from },
       original: { key, bytes, contentType, location: this.deps.store.locate(key) },
-      policy: policyOf(this.deps.config, this.deps.accounts, from.account),
+      policy: this.deps.accounts.policy(from.account),
     };
     const log = this.logger.child({ account: from.account, path: move.to, renamedFrom: move.from, imageId: id });
     await withRetry(() => this.deps.bus.publish(this.deps.config.bus.topics.ingested, id, event), senderRetry(log, 'bus unavailable, retrying'));
@@ -182,7 +175,7 @@ export class IngestService {
       receivedAt: entry.source.receivedAt,
       source: entry.source,
       original: { key, bytes, contentType, location: this.deps.store.locate(key) },
-      policy: policyOf(this.deps.config, this.deps.accounts, entry.source.account),
+      policy: this.deps.accounts.policy(entry.source.account),
     };
     await withRetry(() => this.deps.bus.publish(this.deps.config.bus.topics.ingested, id, event), retry);
     if (FTP_PROTOCOLS.has(entry.source.protocol)) {

@@ -16,7 +16,6 @@ import { manifestKey, renditionKey } from '../../shared/image/object-keys';
 import type { Logger } from '../../shared/logging';
 import type { EventBus, Subscription } from '../../shared/ports/event-bus.port';
 import type { ObjectStore } from '../../shared/ports/object-store.port';
-import { policyOf } from '../ingest/ingest.service';
 import { extractMetadata, type ExtractedMetadata } from './exif.extractor';
 import { renderImage } from './image.renderer';
 
@@ -89,7 +88,7 @@ export class ProcessorService {
     const started = performance.now();
     const log = this.logger.child({ imageId: event.id, account: event.source.account });
     // Events from before policies travelled carry none: the account's current one is the best guess.
-    const policy = event.policy ?? policyOf(this.deps.config, this.deps.accounts, event.source.account);
+    const policy = event.policy ?? this.deps.accounts.policy(event.source.account);
     const key = manifestKey(event.id, policyHash(policy));
     let manifest = await this.readManifest(key);
     const reused = manifest !== null;
@@ -115,9 +114,14 @@ export class ProcessorService {
     return { status: 'processed' };
   }
 
+  /** One read: a first upload costs a miss, not a HEAD and then a GET for every re-upload. */
   private async readManifest(key: string): Promise<Manifest | null> {
-    if (!(await this.deps.store.head(key))) return null;
-    return JSON.parse((await this.deps.store.getBuffer(key)).toString('utf8')) as Manifest;
+    try {
+      return JSON.parse((await this.deps.store.getBuffer(key)).toString('utf8')) as Manifest;
+    } catch (error) {
+      if (error instanceof IngestError && error.code === 'OBJECT_NOT_FOUND') return null;
+      throw error;
+    }
   }
 
   private async process(event: ImageIngestedEvent, policy: ProcessingPolicy): Promise<{ manifest: Manifest } | { failure: IngestError; image: FailedImage }> {

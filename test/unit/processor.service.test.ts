@@ -107,7 +107,6 @@ describe('the processor', () => {
     const event = await ingested(await cameraJpeg({ seed: 45, width: 400, height: 300 }));
     const broken = Object.assign(Object.create(Object.getPrototypeOf(store)), store, {
       getFile: async () => Promise.reject(Object.assign(new Error('connect ECONNREFUSED'), { code: 'STORE_UNAVAILABLE', retriable: true })),
-      head: async () => null,
     });
     const flaky = new ProcessorService({ config, accounts, store: broken, bus, logger, runner: new ConsumerRunner({ bus, failedTopic: 'f', retry: { initialDelayMs: 1, maxDelayMs: 1 }, logger }) });
     await expect(flaky.handle(event)).rejects.toThrow('ECONNREFUSED');
