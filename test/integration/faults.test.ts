@@ -74,6 +74,25 @@ function expectReplies(s: Scenario, uploads: Scenario['uploads'], code: number, 
   }
 }
 
+/**
+ * A third of the batch, then `engine` down for OUTAGE_MS while the second third is sent (each of
+ * those must get `expected.reply`), then the last third and a resend of whatever got no answer.
+ */
+async function outageInWaves(
+  s: Scenario,
+  o: { engine: Engine; firstThird: () => Promise<unknown>; firstThirdPhase: string; connections: number; expected: { reply: number; when: string } },
+): Promise<void> {
+  const [first, during, after] = waves(s.uploads, 3);
+  await s.sender.sendAll(first, 2);
+  await o.firstThird();
+  s.phase(o.firstThirdPhase);
+  await outage(s, o.engine, OUTAGE_MS, () => s.sender.sendAll(during, o.connections));
+  expectReplies(s, during, o.expected.reply, o.expected.when);
+  await s.sender.sendAll(after, 2);
+  await s.sender.resendUnanswered(s.uploads);
+  s.phase('last third');
+}
+
 const processedAtLeast = (cluster: DistributedCluster, n: number) =>
   waitFor(async () => {
     const processed = await cluster.processedCount();
@@ -139,18 +158,16 @@ describe('reliability of the services as separate processes under faults', () =>
   it(
     'Elasticsearch stopped for 60 s mid-batch: uploads go on, the indexer waits and catches up, no dead letters for good images',
     async () => {
-      const row = await distributed('es-outage', 'Elasticsearch stopped 60 s mid-batch (uploads before, during, after)', 'fault end', 3000, async (s, cluster) => {
-        const [first, during, after] = waves(s.uploads, 3);
-        await s.sender.sendAll(first, 2);
-        await waitFor(async () => (await searchTotal(cluster, s.account)) >= 3, 90_000, '3 images indexed');
-        s.phase('first third, 3 indexed');
-        await outage(s, 'es', OUTAGE_MS, () => s.sender.sendAll(during, 2));
-        // The index is not on the upload path: store and bus are up, so every upload is taken.
-        expectReplies(s, during, 226, 'sent while only Elasticsearch was down');
-        await s.sender.sendAll(after, 2);
-        await s.sender.resendUnanswered(s.uploads);
-        s.phase('last third');
-      });
+      const row = await distributed('es-outage', 'Elasticsearch stopped 60 s mid-batch (uploads before, during, after)', 'fault end', 3000, (s, cluster) =>
+        outageInWaves(s, {
+          engine: 'es',
+          firstThird: () => waitFor(async () => (await searchTotal(cluster, s.account)) >= 3, 90_000, '3 images indexed'),
+          firstThirdPhase: 'first third, 3 indexed',
+          connections: 2,
+          // The index is not on the upload path: store and bus are up, so every upload is taken.
+          expected: { reply: 226, when: 'sent while only Elasticsearch was down' },
+        }),
+      );
       expect(row.failures).toEqual([]);
     },
     SCENARIO_TIMEOUT_MS,
@@ -159,19 +176,17 @@ describe('reliability of the services as separate processes under faults', () =>
   it(
     'the object store stopped for 60 s while uploads go on: 451 (never 550) during the outage, the spool ingests those files afterwards, nothing lost',
     async () => {
-      const row = await distributed('minio-outage', 'MinIO stopped 60 s while uploads go on', 'fault end', 4000, async (s, cluster) => {
-        const [first, during, after] = waves(s.uploads, 3);
-        await s.sender.sendAll(first, 2);
-        await processedAtLeast(cluster, 3);
-        s.phase('first third, 3 processed');
-        // Three connections: each of these waits out the product's store retries before its 451, and the
-        // third of the batch must be answered within the outage.
-        await outage(s, 'minio', OUTAGE_MS, () => s.sender.sendAll(during, 3));
-        expectReplies(s, during, 451, 'sent while the store was down (transient, the spool keeps the file)');
-        await s.sender.sendAll(after, 2);
-        await s.sender.resendUnanswered(s.uploads);
-        s.phase('last third');
-      });
+      const row = await distributed('minio-outage', 'MinIO stopped 60 s while uploads go on', 'fault end', 4000, (s, cluster) =>
+        outageInWaves(s, {
+          engine: 'minio',
+          firstThird: () => processedAtLeast(cluster, 3),
+          firstThirdPhase: 'first third, 3 processed',
+          // Three connections: each of these waits out the product's store retries before its 451, and the
+          // third of the batch must be answered within the outage.
+          connections: 3,
+          expected: { reply: 451, when: 'sent while the store was down (transient, the spool keeps the file)' },
+        }),
+      );
       expect(row.failures).toEqual([]);
     },
     SCENARIO_TIMEOUT_MS,
