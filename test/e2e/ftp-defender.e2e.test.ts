@@ -8,11 +8,10 @@ import type { Account, AccountDirectory } from '../../shared/accounts';
 import { hashPassword } from '../../shared/accounts';
 import { LocalObjectStore } from '../../shared/adapters/local-object-store.adapter';
 import { SqliteDeliveryRecord } from '../../shared/adapters/sqlite-delivery-record.adapter';
-import { loadConfig } from '../../shared/config/config.loader';
 import { FtpDefender } from '../../services/ingest/ftp-defender';
 import { FtpIngestServer } from '../../services/ingest/ftp.server';
 import type { IngestService } from '../../services/ingest/ingest.service';
-import { PASSWORD } from '../helpers/ftp-server';
+import { PASSWORD, testAccount, testFtpConfig } from '../helpers/ftp-server';
 import { RawFtp } from '../helpers/raw-ftp';
 import { waitFor } from '../helpers/wait';
 
@@ -59,17 +58,8 @@ describe('FTP defender on the real FTP server', () => {
 
   /** The server with a defender on the given settings; accounts: cam, cam2, cam3 (only from 127.0.0.2), open (anywhere). */
   async function start(ftp: { limits?: object; defender?: object; auth?: object } = {}): Promise<Started> {
-    const pasvBase = 30000 + Math.floor(Math.random() * 300) * 100;
-    const config = loadConfig({
-      env: {},
-      overrides: {
-        dataDir,
-        log: { level: 'silent' },
-        ftp: { port: 0, passive: { minPort: pasvBase, maxPort: pasvBase + 99 }, idleTimeoutMs: 30_000, ...ftp },
-        accounts: [],
-      },
-    });
-    const account = (name: string, extra: Partial<Account> = {}): Account => ({ name, passwordHash, home: path.join(dataDir, 'ftp', name), renditionProfile: 'default', allowedNetworks: [], allowDownload: false, siteChmod: false, ...extra });
+    const config = testFtpConfig(dataDir, ftp);
+    const account = (name: string, extra: Partial<Account> = {}) => testAccount(dataDir, name, { passwordHash, ...extra });
     const list = [
       account('cam', { allowedNetworks: [`${CAMERA}/32`] }),
       account('cam2', { passwordHash: otherHashes[0], allowedNetworks: [`${CAMERA}/32`] }),

@@ -1,17 +1,15 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { Readable, Writable } from 'node:stream';
+import { Readable } from 'node:stream';
 import { Client, FTPError } from 'basic-ftp';
-import pino from 'pino';
 import type { Account, AccountDirectory } from '../../shared/accounts';
 import { LocalObjectStore } from '../../shared/adapters/local-object-store.adapter';
 import { SqliteDeliveryRecord } from '../../shared/adapters/sqlite-delivery-record.adapter';
-import { loadConfig } from '../../shared/config/config.loader';
 import { IngestError } from '../../shared/errors';
 import { FtpIngestServer } from '../../services/ingest/ftp.server';
 import type { IngestOutcome, IngestService } from '../../services/ingest/ingest.service';
-import { FakeGate, PASSWORD } from '../helpers/ftp-server';
+import { FakeGate, PASSWORD, capturingLogger, testAccount, testFtpConfig } from '../helpers/ftp-server';
 
 const BACKEND_FAULT = 'cannot write originals/ab/cd/x.jpg: connect ECONNREFUSED 127.0.0.1:19000';
 
@@ -25,27 +23,16 @@ describe('FTP replies to uploads that are not taken', () => {
 
   beforeAll(async () => {
     dataDir = mkdtempSync(path.join(tmpdir(), 'ftp-replies-'));
-    const pasvBase = 30000 + Math.floor(Math.random() * 300) * 100;
-    const config = loadConfig({
-      env: {},
-      overrides: { dataDir, log: { level: 'silent' }, ftp: { port: 0, passive: { minPort: pasvBase, maxPort: pasvBase + 99 }, idleTimeoutMs: 30_000 }, accounts: [] },
-    });
-    const passwordHash = 'scrypt$unused';
-    const account = (name: string, extra: Partial<Account> = {}): Account => ({ name, passwordHash, home: path.join(dataDir, 'ftp', name), renditionProfile: 'default', allowedNetworks: [], allowDownload: false, siteChmod: false, ...extra });
+    const config = testFtpConfig(dataDir);
+    const account = (name: string, extra: Partial<Account> = {}) => testAccount(dataDir, name, extra);
     const list = [account('cam1'), account('small', { maxFileBytes: 5 })];
     // A minimal directory: the server only looks accounts up by name.
     const accounts = { find: (name: string) => list.find((a) => a.name === name), list: () => list } as unknown as AccountDirectory;
     accept = jest.fn();
-    const sink = new Writable({
-      write(line: Buffer, _encoding, done) {
-        logLines.push(JSON.parse(line.toString()));
-        done();
-      },
-    });
     deliveries = new SqliteDeliveryRecord(path.join(dataDir, 'deliveries.sqlite'));
     const store = new LocalObjectStore(path.join(dataDir, 'objects'));
     const gate = new FakeGate(list);
-    server = new FtpIngestServer({ config, accounts, ingest: { accept } as unknown as IngestService, logger: pino({ level: 'info' }, sink), deliveries, store, gate });
+    server = new FtpIngestServer({ config, accounts, ingest: { accept } as unknown as IngestService, logger: capturingLogger(logLines), deliveries, store, gate });
     await server.listen();
   });
 

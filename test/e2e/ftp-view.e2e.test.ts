@@ -6,17 +6,15 @@ import path from 'node:path';
 import { PassThrough, Readable, Writable } from 'node:stream';
 import { promisify } from 'node:util';
 import { Client, FTPError } from 'basic-ftp';
-import pino from 'pino';
-import { hashPassword, type AccountDirectory, type Account } from '../../shared/accounts';
+import { hashPassword, type AccountDirectory } from '../../shared/accounts';
 import { LocalObjectStore } from '../../shared/adapters/local-object-store.adapter';
 import { SqliteDeliveryRecord } from '../../shared/adapters/sqlite-delivery-record.adapter';
-import { loadConfig } from '../../shared/config/config.loader';
 import { FtpIngestServer } from '../../services/ingest/ftp.server';
 import type { IngestService } from '../../services/ingest/ingest.service';
 import { cameraJpeg } from '../helpers/fixtures';
 import { PASSWORD, startTestApp, type TestApp } from '../helpers/app';
 import { RawFtp } from '../helpers/raw-ftp';
-import { FakeGate } from '../helpers/ftp-server';
+import { FakeGate, capturingLogger, testAccount, testFtpConfig } from '../helpers/ftp-server';
 import { waitFor } from '../helpers/wait';
 
 const run = promisify(execFile);
@@ -313,21 +311,12 @@ describe('a full disk during STOR', () => {
     mkdirSync(mount);
     // A real full file system: a 1 MiB tmpfs as the account's home (mounting needs root).
     execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', mount]);
-    const config = loadConfig({
-      env: {},
-      overrides: { dataDir, log: { level: 'silent' }, ftp: { port: 0, passive: pasvRange(), idleTimeoutMs: 30_000 }, accounts: [] },
-    });
-    const account: Account = { name: 'tiny', passwordHash: await hashPassword(PASSWORD), home: mount, renditionProfile: 'default', allowedNetworks: [], allowDownload: false, siteChmod: false };
+    const config = testFtpConfig(dataDir);
+    const account = testAccount(dataDir, 'tiny', { passwordHash: await hashPassword(PASSWORD), home: mount });
     const accounts = { find: (name: string) => (name === 'tiny' ? account : undefined), list: () => [account] } as unknown as AccountDirectory;
-    const sink = new Writable({
-      write(line: Buffer, _encoding, done) {
-        logLines.push(JSON.parse(line.toString()));
-        done();
-      },
-    });
     deliveries = new SqliteDeliveryRecord(path.join(dataDir, 'deliveries.sqlite'));
     const store = new LocalObjectStore(path.join(dataDir, 'objects'));
-    server = new FtpIngestServer({ config, accounts, ingest: { accept } as unknown as IngestService, logger: pino({ level: 'info' }, sink), deliveries, store, gate: new FakeGate([account]) });
+    server = new FtpIngestServer({ config, accounts, ingest: { accept } as unknown as IngestService, logger: capturingLogger(logLines), deliveries, store, gate: new FakeGate([account]) });
     await server.listen();
   });
   afterAll(async () => {

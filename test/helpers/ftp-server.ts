@@ -1,17 +1,49 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { Writable } from 'node:stream';
 import pino from 'pino';
 import type { Account, AccountDirectory } from '../../shared/accounts';
 import { LocalObjectStore } from '../../shared/adapters/local-object-store.adapter';
 import { SqliteDeliveryRecord } from '../../shared/adapters/sqlite-delivery-record.adapter';
 import { loadConfig } from '../../shared/config/config.loader';
 import type { Config } from '../../shared/config/config.schema';
+import type { Logger } from '../../shared/logging';
 import type { FtpGate, Refusal } from '../../services/ingest/ftp-gate';
 import { FtpIngestServer } from '../../services/ingest/ftp.server';
 import type { IngestOutcome, IngestService } from '../../services/ingest/ingest.service';
 
 export const PASSWORD = 'correct horse battery';
+
+/** A passive range of its own for each test server, so parallel suites do not share ports. */
+export function testPassiveRange(): { minPort: number; maxPort: number } {
+  const minPort = 30000 + Math.floor(Math.random() * 300) * 100;
+  return { minPort, maxPort: minPort + 99 };
+}
+
+/** The configuration of a test FTP server on a free port; `ftp` is merged over the ftp section. */
+export function testFtpConfig(dataDir: string, ftp: Record<string, any> = {}): Readonly<Config> {
+  return loadConfig({
+    env: {},
+    overrides: { dataDir, log: { level: 'silent' }, ftp: { port: 0, idleTimeoutMs: 30_000, ...ftp, passive: { ...testPassiveRange(), ...ftp.passive } }, accounts: [] },
+  });
+}
+
+/** An account with every default, its home under `dataDir/ftp/<name>`. */
+export function testAccount(dataDir: string, name: string, extra: Partial<Account> = {}): Account {
+  return { name, passwordHash: 'scrypt$unused', home: path.join(dataDir, 'ftp', name), renditionProfile: 'default', allowedNetworks: [], allowDownload: false, siteChmod: false, ...extra };
+}
+
+/** A logger whose JSON lines land in `lines`, for tests that check what the operator is told. */
+export function capturingLogger(lines: Record<string, unknown>[]): Logger {
+  const sink = new Writable({
+    write(line: Buffer, _encoding, done) {
+      lines.push(JSON.parse(line.toString()) as Record<string, unknown>);
+      done();
+    },
+  });
+  return pino({ level: 'info' }, sink);
+}
 const REFUSED: Refusal = { code: 530, text: 'Login incorrect', close: false };
 
 /** A gate that admits everyone and compares passwords in clear (no scrypt: fast tests), and records what it was told. */
@@ -68,26 +100,8 @@ export interface TestFtpServer {
  */
 export async function startFtpServer(ftp: Record<string, any> = {}): Promise<TestFtpServer> {
   const dataDir = mkdtempSync(path.join(tmpdir(), 'ftp-e2e-'));
-  const pasvBase = 30000 + Math.floor(Math.random() * 300) * 100;
-  const config = loadConfig({
-    env: {},
-    overrides: {
-      dataDir,
-      log: { level: 'silent' },
-      ftp: { port: 0, idleTimeoutMs: 30_000, ...ftp, passive: { minPort: pasvBase, maxPort: pasvBase + 99, ...ftp.passive } },
-      accounts: [],
-    },
-  });
-  const account = (name: string, extra: Partial<Account> = {}): Account => ({
-    name,
-    passwordHash: 'scrypt$unused',
-    home: path.join(dataDir, 'ftp', name),
-    renditionProfile: 'default',
-    allowedNetworks: [],
-    allowDownload: false,
-    siteChmod: false,
-    ...extra,
-  });
+  const config = testFtpConfig(dataDir, ftp);
+  const account = (name: string, extra: Partial<Account> = {}) => testAccount(dataDir, name, extra);
   const list = [account('cam1'), account('chmodder', { siteChmod: true })];
   // The server only looks accounts up through the gate.
   const accounts = { find: (name: string) => list.find((a) => a.name === name), list: () => list } as unknown as AccountDirectory;
