@@ -11,6 +11,7 @@ import { PACKAGE_ROOT } from '../../shared/paths';
 import type { ImageDocument, ImageIndex } from '../../shared/ports/image-index.port';
 import type { ObjectStore } from '../../shared/ports/object-store.port';
 import { matchesEtag, parseRange } from './byte-range';
+import { OPENAPI_DOCUMENT } from './openapi';
 import { parseImageQuery } from './search.query';
 import type { UrlSigner } from './signed-urls';
 
@@ -158,6 +159,8 @@ export class SearchHttpServer {
       return;
     }
     if (url.pathname === '/healthz') return this.json(res, 200, { status: 'ok' });
+    // Describes the API and holds no data: open like the page, before the key check.
+    if (url.pathname === '/api/openapi.json') return this.json(res, 200, OPENAPI_DOCUMENT);
     if (parts[0] !== 'api') throw new HttpError(404, 'not found');
     const route = routeOf(parts);
     // Before any lookup, so a caller without a key learns nothing, not even which ids exist.
