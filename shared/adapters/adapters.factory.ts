@@ -41,7 +41,7 @@ function distributed(config: Readonly<Config>, logger: Logger, env: NodeJS.Proce
   return {
     bus: new KafkaEventBus({ ...config.kafka, logger }),
     store: new S3ObjectStore({ ...config.s3, credentials: s3Credentials(env) }),
-    index: new ElasticsearchImageIndex({ ...config.elasticsearch, auth: elasticsearchAuth(env) }),
+    index: new ElasticsearchImageIndex({ ...config.elasticsearch, logger, auth: elasticsearchAuth(env) }),
     deliveries: new ElasticsearchDeliveryRecord({
       node: config.elasticsearch.node,
       index: `${config.elasticsearch.index}-deliveries`,

@@ -3,6 +3,7 @@ import { isDeepStrictEqual } from 'node:util';
 import { Client, errors } from '@elastic/elasticsearch';
 import type { ImageFailedEvent, ImageProcessedEvent } from '../contracts/events';
 import { IngestError, errorMessage, isProgrammingError } from '../errors';
+import type { Logger } from '../logging';
 import {
   captureInstant,
   documentTerms,
@@ -17,13 +18,27 @@ import {
 } from '../index-document';
 import { TOTAL_HITS_CAP, type ImageDocument, type ImageIndex, type ImageQuery, type ImageStatus, type SearchResult, type SortField } from '../ports/image-index.port';
 
+export interface ElasticsearchRolloverOptions {
+  /** Roll over once the largest primary shard of the write index is this big, e.g. '50gb'. */
+  maxPrimaryShardSize: string;
+  /** Roll over once the write index is this old, e.g. '30d'. */
+  maxAge: string;
+  /** Checked on start and before a bulk write at most this often; 0 checks before every bulk. */
+  checkIntervalMs: number;
+}
+
 export interface ElasticsearchImageIndexOptions {
   node: string;
+  /** Names the aliases <index>-write and <index>-read, the backing indices <index>-000001, ... and <index>-failures. */
   index: string;
   shards: number;
   replicas: number;
   refresh: 'false' | 'wait_for';
   bulkWindowMs: number;
+  /** Without conditions this adapter never rolls the write index over (something else may). */
+  rollover?: ElasticsearchRolloverOptions;
+  /** Where a failed periodic rollover is reported; writes go on into the current backing index. */
+  logger?: Logger;
   auth?: { apiKey: string } | { username: string; password: string };
 }
 
@@ -71,6 +86,14 @@ const FAILURE_MAPPINGS = {
   },
 } as const;
 
+/** An image's document as it is now, and the backing index that holds it. */
+interface Stored {
+  index: string;
+  seqNo: number;
+  primaryTerm: number;
+  doc: StoredDocument;
+}
+
 /** One waiting write: how it changes the image's document. */
 interface Pending {
   id: string;
@@ -85,6 +108,10 @@ function indexError(action: string, error: unknown): IngestError {
   // image's fault: dead-lettering every image during a credential change would lose them all.
   const retriable = status === undefined || status >= 500 || [401, 403, 404, 408, 409, 429].includes(status);
   return new IngestError('INDEX_UNAVAILABLE', `cannot ${action}: ${errorMessage(error)}`, { retriable, cause: error });
+}
+
+function alreadyExists(error: unknown): boolean {
+  return error instanceof errors.ResponseError && error.body?.error?.type === 'resource_already_exists_exception';
 }
 
 /**
@@ -106,19 +133,36 @@ function bulkItemError(id: string, status: number, cause: { type: string; reason
  * application (no Painless) under optimistic concurrency: the write names the seq_no/primary_term it
  * read and a conflict re-reads and merges again. Upserts of one image in the same window merge into
  * one write, in the order they were made.
+ *
+ * Images live in backing indices <index>-000001, <index>-000002, ... made from one index template:
+ * new images are created through the alias <index>-write, whose write index is the newest, and
+ * everything is read through <index>-read, which the template gives every backing index. The adapter
+ * rolls the write index over itself (on start and at most every rollover.checkIntervalMs before a bulk)
+ * because ILM is an x-pack module, missing from the Elasticsearch the local stack builds from Maven
+ * Central jars; the conditions are those an ILM rollover action would take.
  */
 export class ElasticsearchImageIndex implements ImageIndex {
   private readonly client: Client;
+  private readonly writeAlias: string;
+  private readonly readAlias: string;
   private readonly failuresIndex: string;
+  private readonly logger: Logger | undefined;
   private ready: Promise<void> | null = null;
   private queue: Pending[] = [];
   private timer: NodeJS.Timeout | null = null;
+  /** The two newest backing indices this adapter knows the write alias to have pointed at, oldest first. */
+  private writeIndices: string[] = [];
+  private nextRolloverCheck = 0;
 
   constructor(private readonly options: ElasticsearchImageIndexOptions) {
     // One retry budget per layer: the consumer runner retries with backoff and jitter and decides
     // when to give up, so the client retries once (a dropped connection, another node) and fails fast.
     this.client = new Client({ node: options.node, auth: options.auth, maxRetries: 1, requestTimeout: 10_000 });
+    // Not <index> itself: an alias can't share the name of the concrete index an earlier version made.
+    this.writeAlias = `${options.index}-write`;
+    this.readAlias = `${options.index}-read`;
     this.failuresIndex = `${options.index}-failures`;
+    this.logger = options.logger?.child({ component: 'elasticsearch', index: options.index });
   }
 
   upsert(event: ImageProcessedEvent): Promise<void> {
@@ -132,10 +176,10 @@ export class ElasticsearchImageIndex implements ImageIndex {
   async get(id: string): Promise<ImageDocument | null> {
     await this.ensureIndices();
     try {
-      const hit = await this.client.get<Indexed>({ index: this.options.index, id }, { ignore: [404] });
-      return hit.found ? upgradeDocument(hit._source!.doc) : null;
+      const stored = (await this.read([id])).get(id);
+      return stored ? upgradeDocument(stored.doc) : null;
     } catch (error) {
-      throw indexError(`read ${id}`, error);
+      throw error instanceof IngestError ? error : indexError(`read ${id}`, error);
     }
   }
 
@@ -159,7 +203,7 @@ export class ElasticsearchImageIndex implements ImageIndex {
     }
     try {
       const result = await this.client.search<Indexed>({
-        index: this.options.index,
+        index: this.readAlias,
         query: { bool: { filter } },
         sort: [{ [SORT_FIELDS[query.sort.field]]: { order: query.sort.order, missing: '_last' } }, { id: { order: 'asc' } }],
         from: (query.page - 1) * query.size,
@@ -230,6 +274,7 @@ export class ElasticsearchImageIndex implements ImageIndex {
     for (const pending of batch) byImage.set(pending.id, [...(byImage.get(pending.id) ?? []), pending]);
     try {
       await this.ensureIndices();
+      if (this.options.rollover && Date.now() >= this.nextRolloverCheck) await this.checkRollover();
       await this.writeBatch([...byImage.values()]);
     } catch (error) {
       const failure = error instanceof IngestError || isProgrammingError(error) ? error : indexError('index', error);
@@ -243,17 +288,20 @@ export class ElasticsearchImageIndex implements ImageIndex {
     let remaining = groups;
     for (let attempt = 0; remaining.length > 0; attempt++) {
       if (attempt >= 5) throw new IngestError('INDEX_UNAVAILABLE', 'too many concurrent updates of the same images', { retriable: true });
-      const { docs } = await this.client.mget<Indexed>({ index: this.options.index, ids: remaining.map((group) => group[0].id) });
+      const current = await this.read(remaining.map((group) => group[0].id));
       const operations: object[] = [];
       const writing: Pending[][] = [];
-      remaining.forEach((group, i) => {
-        const current = docs[i] as { found?: boolean; _source?: Indexed; _seq_no?: number; _primary_term?: number };
-        const stored = current.found ? current._source!.doc : null;
+      remaining.forEach((group) => {
+        const found = current.get(group[0].id);
+        const stored = found?.doc ?? null;
         const doc = group.reduce<ImageDocument | null>((merged, pending) => pending.merge(merged), stored && upgradeDocument(stored))!;
         if (isDeepStrictEqual(doc, stored)) return settle(group);
-        const action = current.found
-          ? { index: { _index: this.options.index, _id: doc.id, if_seq_no: current._seq_no, if_primary_term: current._primary_term } }
-          : { create: { _index: this.options.index, _id: doc.id } };
+        // An image already indexed is rewritten where it lives: through the write alias it would
+        // land in the newest backing index beside its older copy. require_alias: a missing alias
+        // must fail the write, not auto-create a concrete index of that name.
+        const action = found
+          ? { index: { _index: found.index, _id: doc.id, if_seq_no: found.seqNo, if_primary_term: found.primaryTerm } }
+          : { create: { _index: this.writeAlias, _id: doc.id, require_alias: true } };
         operations.push(action, this.toIndexed(doc));
         writing.push(group);
       });
@@ -261,6 +309,9 @@ export class ElasticsearchImageIndex implements ImageIndex {
       const result = await this.client.bulk({ operations, refresh: this.options.refresh === 'wait_for' ? 'wait_for' : false });
       const conflicts: Pending[][] = [];
       result.items.forEach((item, i) => {
+        // A create names the backing index the write alias led to, also when refused because the
+        // image is already there: that is how a rollover made by another instance is learnt.
+        if (item.create && (!item.create.error || item.create.status === 409)) this.sawWriteIndex(item.create._index);
         const outcome = item.index ?? item.create;
         const group = writing[i];
         if (!outcome?.error) settle(group);
@@ -268,6 +319,65 @@ export class ElasticsearchImageIndex implements ImageIndex {
         else settle(group, bulkItemError(group[0].id, outcome.status, outcome.error));
       });
       remaining = conflicts;
+    }
+  }
+
+  /**
+   * The images' documents read in real time, with the backing index that holds each. A search by ids
+   * finds an image in any backing index, but only once that index has refreshed (about a second
+   * after the write; search is near-real-time). What it cannot see yet was written since, so it is
+   * in the write index, or in its predecessor just after a rollover: those two are asked by a
+   * realtime multi-get, which also gives the found ones their current seq_no.
+   */
+  private async read(ids: string[]): Promise<Map<string, Stored>> {
+    const located = await this.client.search({ index: this.readAlias, query: { ids: { values: ids } }, size: ids.length, _source: false, track_total_hits: false });
+    const where = new Map(located.hits.hits.map((hit) => [hit._id!, hit._index]));
+    const docs = ids.flatMap((id) => (where.has(id) ? [where.get(id)!] : this.writeIndices).map((index) => ({ _index: index, _id: id })));
+    const stored = new Map<string, Stored>();
+    if (docs.length === 0) return stored;
+    const { docs: got } = await this.client.mget<Pick<Indexed, 'doc'>>({ docs, _source_includes: ['doc'] });
+    for (const item of got) {
+      if ('error' in item) throw new IngestError('INDEX_UNAVAILABLE', `cannot read ${item._id} in ${item._index}: ${item.error.type}: ${item.error.reason ?? ''}`, { retriable: true, cause: item.error });
+      if (item.found && !stored.has(item._id)) {
+        stored.set(item._id, { index: item._index, seqNo: item._seq_no!, primaryTerm: item._primary_term!, doc: item._source!.doc });
+      }
+    }
+    return stored;
+  }
+
+  private sawWriteIndex(index: string): void {
+    if (this.writeIndices.includes(index)) return;
+    // Rollover counts up in six zero-padded digits, so the names sort by age.
+    this.writeIndices = [...this.writeIndices, index].sort().slice(-2);
+  }
+
+  /** Rolls the write index over if it meets a condition. */
+  private async rollover(): Promise<void> {
+    const { rollover } = this.options;
+    if (!rollover) return;
+    // Set before the request so that bulks flushed meanwhile do not ask again.
+    this.nextRolloverCheck = Date.now() + rollover.checkIntervalMs;
+    try {
+      const result = await this.client.indices.rollover({
+        alias: this.writeAlias,
+        // min_docs: as in ILM's rollover action, an empty index is not rolled over, so a quiet site
+        // does not gain an empty backing index every maxAge.
+        conditions: { max_primary_shard_size: rollover.maxPrimaryShardSize, max_age: rollover.maxAge, min_docs: 1 },
+      });
+      if (result.rolled_over) this.sawWriteIndex(result.new_index);
+    } catch (error) {
+      // Another instance rolled over to the same name first.
+      if (!alreadyExists(error)) throw error;
+    }
+  }
+
+  /** A failed periodic rollover only lets the write index grow on; the batch is written all the same. */
+  private async checkRollover(): Promise<void> {
+    try {
+      await this.rollover();
+    } catch (error) {
+      if (isProgrammingError(error)) throw error;
+      this.logger?.warn({ alias: this.writeAlias, err: errorMessage(indexError('roll over', error)) }, 'rollover failed; writing on into the current backing index');
     }
   }
 
@@ -286,23 +396,52 @@ export class ElasticsearchImageIndex implements ImageIndex {
     };
   }
 
-  /** Index templates first, so an index created by a write elsewhere still gets the right mapping. */
+  /**
+   * Index templates first, so an index created by a write elsewhere or by a rollover still gets the
+   * right mapping.
+   *
+   * Upgrade: an earlier version wrote every image into one concrete index named <index>. It joins
+   * <index>-read as the oldest backing index, so its images stay searchable and are updated where
+   * they are; new images go to <index>-000001, created beside it. Nothing is reindexed. The earlier
+   * version must be stopped first: it would still create images in <index> alone.
+   *
+   * Reads never use <index>-*: that would take in <index>-failures and <index>-deliveries.
+   */
   private ensureIndices(): Promise<void> {
     this.ready ??= (async () => {
       const settings = { number_of_shards: this.options.shards, number_of_replicas: this.options.replicas };
-      for (const [index, mappings] of [
-        [this.options.index, IMAGE_MAPPINGS],
-        [this.failuresIndex, FAILURE_MAPPINGS],
-      ] as const) {
-        await this.client.indices.putIndexTemplate({ name: `${index}-template`, index_patterns: [index], priority: 100, template: { settings, mappings } });
-        if (await this.client.indices.exists({ index })) {
-          // The mapping is strict: an index an earlier version created must learn the fields added since.
-          await this.client.indices.putMapping({ index, ...mappings });
-        } else {
-          await this.client.indices.create({ index }, { ignore: [400] });
+      // The template's name is the earlier version's (which matched <index> alone), so that one is replaced.
+      await this.client.indices.putIndexTemplate({
+        name: `${this.options.index}-template`,
+        // -0*: the backing indices' numbers, and not -failures or -deliveries.
+        index_patterns: [`${this.options.index}-0*`],
+        priority: 100,
+        // Rollover moves only the write alias to the new index; the read alias comes from here.
+        template: { settings, mappings: IMAGE_MAPPINGS, aliases: { [this.readAlias]: {} } },
+      });
+      await this.client.indices.putIndexTemplate({ name: `${this.failuresIndex}-template`, index_patterns: [this.failuresIndex], priority: 100, template: { settings, mappings: FAILURE_MAPPINGS } });
+      if (await this.client.indices.exists({ index: this.failuresIndex })) {
+        await this.client.indices.putMapping({ index: this.failuresIndex, ...FAILURE_MAPPINGS });
+      } else {
+        await this.client.indices.create({ index: this.failuresIndex }, { ignore: [400] });
+      }
+      if (!(await this.client.indices.existsAlias({ name: this.writeAlias }))) {
+        if (await this.client.indices.exists({ index: this.options.index })) {
+          await this.client.indices.updateAliases({ actions: [{ add: { index: this.options.index, alias: this.readAlias } }] });
+        }
+        try {
+          await this.client.indices.create({ index: `${this.options.index}-000001`, aliases: { [this.writeAlias]: { is_write_index: true } } });
+        } catch (error) {
+          // Another instance starting at the same time made it.
+          if (!alreadyExists(error)) throw error;
         }
       }
-      await this.client.cluster.health({ index: [this.options.index, this.failuresIndex], wait_for_status: 'yellow', timeout: '30s' });
+      // The mapping is strict: every backing index, an earlier version's included, must learn the fields added since.
+      await this.client.indices.putMapping({ index: this.readAlias, ...IMAGE_MAPPINGS });
+      // A rolled-over index keeps the write alias (as not the write index): these are all backing indices but <index>.
+      Object.keys(await this.client.indices.getAlias({ name: this.writeAlias })).forEach((index) => this.sawWriteIndex(index));
+      await this.client.cluster.health({ index: [this.readAlias, this.failuresIndex], wait_for_status: 'yellow', timeout: '30s' });
+      await this.rollover();
     })().catch((error: unknown) => {
       this.ready = null;
       throw indexError('prepare the index', error);

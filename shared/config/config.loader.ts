@@ -25,6 +25,8 @@ const ENV_OVERRIDES: Record<string, { key: string; list?: boolean }> = {
   ELASTICSEARCH_URL: { key: 'elasticsearch.node' },
   ELASTICSEARCH_INDEX: { key: 'elasticsearch.index' },
   ELASTICSEARCH_REPLICAS: { key: 'elasticsearch.replicas' },
+  ELASTICSEARCH_ROLLOVER_MAX_PRIMARY_SHARD_SIZE: { key: 'elasticsearch.rollover.maxPrimaryShardSize' },
+  ELASTICSEARCH_ROLLOVER_MAX_AGE: { key: 'elasticsearch.rollover.maxAge' },
   S3_NAME: { key: 's3.name' },
   S3_ENDPOINT: { key: 's3.endpoint' },
   S3_REGION: { key: 's3.region' },

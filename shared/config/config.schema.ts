@@ -257,6 +257,18 @@ export const configSchema = z
         refresh: z.enum(['false', 'wait_for']),
         /** Upserts gathered into one _bulk request at most this long. */
         bulkWindowMs: z.coerce.number().int().min(0).max(1000),
+        /**
+         * The write index rolls over to a new backing index when its largest primary shard reaches
+         * maxPrimaryShardSize or it is maxAge old, whichever comes first (Elasticsearch's own units).
+         */
+        rollover: z
+          .object({
+            maxPrimaryShardSize: z.string().regex(/^[1-9][0-9]*(b|kb|mb|gb|tb|pb)$/, 'a size such as 50gb (b, kb, mb, gb, tb, pb)'),
+            maxAge: z.string().regex(/^[1-9][0-9]*(d|h|m|s|ms)$/, 'a duration such as 30d (d, h, m, s, ms)'),
+            /** The conditions are checked on start and before a bulk write at most this often. */
+            checkIntervalMs: z.coerce.number().int().min(0),
+          })
+          .strict(),
       })
       .strict(),
     renditionProfiles: z.record(name, z.array(renditionSchema).min(1)),

@@ -78,4 +78,15 @@ describe('configuration', () => {
     }
     expect(() => loadConfig({ env: { HTTP_AUTH: 'open' } })).toThrow(/http\.auth: /);
   });
+
+  it('rolls Elasticsearch over at 50gb or 30 days unless the environment or a file says otherwise, in Elasticsearch units', () => {
+    expect(loadConfig({ env: {} }).elasticsearch.rollover).toEqual({ maxPrimaryShardSize: '50gb', maxAge: '30d', checkIntervalMs: 600000 });
+    const config = loadConfig({ env: { ELASTICSEARCH_ROLLOVER_MAX_PRIMARY_SHARD_SIZE: '20gb', ELASTICSEARCH_ROLLOVER_MAX_AGE: '7d' }, overrides: { elasticsearch: { rollover: { checkIntervalMs: 60000 } } } });
+    expect(config.elasticsearch.rollover).toEqual({ maxPrimaryShardSize: '20gb', maxAge: '7d', checkIntervalMs: 60000 });
+    expect(config.elasticsearch.shards).toBe(1);
+    expect(() => loadConfig({ env: { ELASTICSEARCH_ROLLOVER_MAX_PRIMARY_SHARD_SIZE: '50 GB', ELASTICSEARCH_ROLLOVER_MAX_AGE: '1 month' } })).toThrow(
+      /elasticsearch\.rollover\.maxPrimaryShardSize: .*\n.*elasticsearch\.rollover\.maxAge: /s,
+    );
+    expect(() => loadConfig({ env: { ELASTICSEARCH_ROLLOVER_MAX_AGE: '0d' } })).toThrow(/elasticsearch\.rollover\.maxAge/);
+  });
 });
