@@ -2,7 +2,8 @@
  * Search at archive scale: builds an embedded index of N synthetic processed images (several
  * accounts, makes, models and lenses, GPS over the Alps, capture times over five years, keywords),
  * then times each query the search page makes. Prints upserts/s and p50/p95/p99 per query as markdown.
- * Usage: npm run bench:search -- [--docs 100000] [--runs 200] [--keep]
+ * Usage: npm run bench:search -- [--docs 100000] [--runs 200] [--keep] [--index FILE]
+ * `--index` reuses an index a `--keep` run left (a copy: it is migrated and written to).
  * The build writes batches of 1,000 in one transaction each (bulk load); the sustained rate of
  * single upserts, one transaction each as the indexer makes them, is measured afterwards at full size.
  */
@@ -13,13 +14,14 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { SqliteImageIndex } from '../shared/adapters/sqlite-image-index.adapter';
 import { SCHEMAS, type ImageProcessedEvent } from '../shared/contracts/events';
-import type { ImageQuery } from '../shared/ports/image-index.port';
+import { FACET_NAMES, type ImageQuery } from '../shared/ports/image-index.port';
 
 const { values } = parseArgs({
   options: {
     docs: { type: 'string', default: '100000' },
     runs: { type: 'string', default: '200' },
     keep: { type: 'boolean', default: false },
+    index: { type: 'string' },
   },
 });
 
@@ -67,8 +69,8 @@ const START = Date.UTC(2020, 0, 1);
 const YEARS_MS = 5 * 365 * 86_400_000;
 
 /** The i-th of n images: received in order over five years, captured minutes before. */
-function image(i: number, n: number): ImageProcessedEvent {
-  const id = createHash('sha256').update(`bench-${i}`).digest('hex');
+function image(i: number, n: number, salt = ''): ImageProcessedEvent {
+  const id = createHash('sha256').update(`bench-${i}${salt}`).digest('hex');
   const received = START + Math.floor((i / n) * YEARS_MS) + Math.floor(rand() * 60_000);
   const captured = rand() < 0.03 ? null : new Date(received - Math.floor(rand() * 3_600_000)).toISOString().replace('Z', rand() < 0.5 ? 'Z' : '');
   const make = pickSkewed(MAKES);
@@ -112,7 +114,8 @@ function image(i: number, n: number): ImageProcessedEvent {
 }
 
 const NEWEST = { field: 'receivedAt', order: 'desc' } as const;
-const base = (q: Partial<ImageQuery>): ImageQuery => ({ sort: NEWEST, page: 1, size: 40, ...q });
+/** The page asks for every facet with the first page of each search. */
+const base = (q: Partial<ImageQuery>): ImageQuery => ({ sort: NEWEST, page: 1, size: 40, facets: [...FACET_NAMES], ...q });
 
 function box(): ImageQuery['bbox'] {
   const size = 0.2 + rand() * 1.5;
@@ -128,6 +131,11 @@ function range(): Pick<ImageQuery, 'from' | 'to'> {
   return { from: new Date(from), to: new Date(from + length) };
 }
 
+/** A point in the region and a radius of 1 to 10 km. */
+function near(): ImageQuery['near'] {
+  return { lat: REGION.minLat + rand() * (REGION.maxLat - REGION.minLat), lon: REGION.minLon + rand() * (REGION.maxLon - REGION.minLon), radiusMeters: 1000 + rand() * 9000 };
+}
+
 /** The page's queries, each with fresh parameters on every run. */
 const QUERIES: Record<string, () => ImageQuery> = {
   'newest 40': () => base({}),
@@ -139,7 +147,18 @@ const QUERIES: Record<string, () => ImageQuery> = {
   'time range': () => base(range()),
   'time range by capture time': () => base({ ...range(), sort: { field: 'capturedAt', order: 'asc' } }),
   'text + make + bbox + time': () => base({ text: pickSkewed(WORDS), make: pickSkewed(MAKES), bbox: box(), ...range() }),
-  'page 200 x 50': () => base({ page: 200, size: 50 }),
+  'distance, nearest first': () => base({ near: near(), sort: { field: 'distance', order: 'asc' } }),
+  'receive-time range': () => {
+    const { from, to } = range();
+    return base({ receivedFrom: from, receivedTo: to });
+  },
+  'lens + ISO range': () => base({ lens: pick(LENSES.filter((l) => l !== null)), iso: { min: 400, max: 1600 } }),
+  'page 200 x 50, no facets': () => ({ ...base({ page: 200, size: 50 }), facets: undefined }),
+  'cursor at any depth, no facets': () => ({
+    ...base({ size: 50 }),
+    facets: undefined,
+    after: [START + Math.floor(rand() * YEARS_MS), '0'.repeat(64)],
+  }),
 };
 
 const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
@@ -149,12 +168,14 @@ async function main(): Promise<void> {
   const docs = Number(values.docs);
   const runs = Number(values.runs);
   const dir = mkdtempSync(path.join(tmpdir(), 'search-bench-'));
-  const file = path.join(dir, 'index.sqlite');
+  const file = values.index ?? path.join(dir, 'index.sqlite');
+  const opening = performance.now();
   const index = new SqliteImageIndex(file);
+  if (values.index) console.error(`opened (and migrated) ${file} in ${Math.round(performance.now() - opening)} ms`);
   try {
     const BATCH = 1_000;
     const started = performance.now();
-    for (let i = 0; i < docs; i += BATCH) {
+    for (let i = 0; i < docs && !values.index; i += BATCH) {
       index.upsertMany(Array.from({ length: Math.min(BATCH, docs - i) }, (_, j) => image(i + j, docs)));
       if ((i / BATCH) % 100 === 99) process.stderr.write(`${i + BATCH} indexed, ${Math.round((i + BATCH) / ((performance.now() - started) / 1000))}/s\n`);
     }
@@ -164,7 +185,8 @@ async function main(): Promise<void> {
     const SINGLE = 2_000;
     const singleStarted = performance.now();
     for (let i = 0; i < SINGLE; i++) {
-      const event = i % 4 === 3 ? image(Math.floor(rand() * docs), docs) : image(docs + i, docs);
+      // A reused index already holds the new images of earlier runs: these must be new to it.
+      const event = i % 4 === 3 ? image(Math.floor(rand() * docs), docs) : image(docs + i, docs, values.index ? `-${Date.now()}` : '');
       await index.upsert(i % 4 === 3 ? { ...event, source: { ...event.source, path: `/resend/${i}.jpg` } } : event);
     }
     const singleRate = SINGLE / ((performance.now() - singleStarted) / 1000);
@@ -189,7 +211,7 @@ async function main(): Promise<void> {
       [
         `Embedded index, ${docs.toLocaleString('en')} documents (${sizeMB} MB), ${cpus().length} cores, ${runs} runs per query`,
         '',
-        `upserts/s: ${Math.round(bulkRate).toLocaleString('en')} bulk (batches of ${BATCH} per transaction), ${Math.round(singleRate).toLocaleString('en')} single (one transaction each, ${SINGLE} at full size)`,
+        `upserts/s: ${values.index ? 'not measured (reused index)' : Math.round(bulkRate).toLocaleString('en')} bulk (batches of ${BATCH} per transaction), ${Math.round(singleRate).toLocaleString('en')} single (one transaction each, ${SINGLE} at full size)`,
         '',
         '| query | p50 ms | p95 ms | p99 ms | total gte |',
         '|---|---|---|---|---|',

@@ -8,11 +8,12 @@ import type { Config } from '../../shared/config/config.schema';
 import { IngestError, errorMessage } from '../../shared/errors';
 import type { Logger } from '../../shared/logging';
 import { PACKAGE_ROOT } from '../../shared/paths';
-import type { ImageDocument, ImageIndex } from '../../shared/ports/image-index.port';
+import type { ImageDocument, ImageIndex, ImageQuery } from '../../shared/ports/image-index.port';
+import { distanceFrom } from '../../shared/search-results';
 import type { ObjectStore } from '../../shared/ports/object-store.port';
 import { matchesEtag, parseRange } from './byte-range';
 import { OPENAPI_DOCUMENT } from './openapi';
-import { parseImageQuery } from './search.query';
+import { encodeCursor, parseImageQuery } from './search.query';
 import type { UrlSigner } from './signed-urls';
 
 export interface SearchDeps {
@@ -62,7 +63,8 @@ function etagOf(id: string, rendition: string): string {
   return `"${id}.${rendition}"`;
 }
 
-function summary(doc: ImageDocument, signer: UrlSigner) {
+function summary(doc: ImageDocument, signer: UrlSigner, query: ImageQuery) {
+  const distance = distanceFrom(query, doc);
   return {
     id: doc.id,
     status: doc.status,
@@ -71,6 +73,10 @@ function summary(doc: ImageDocument, signer: UrlSigner) {
     receivedAt: doc.receivedAt,
     camera: { make: doc.camera.make, model: doc.camera.model },
     gps: doc.gps ? { lat: doc.gps.lat, lon: doc.gps.lon } : null,
+    // Only with near=: how far the image was taken from that point.
+    ...(distance === null ? {} : { distanceMeters: Math.round(distance * 10) / 10 }),
+    lens: doc.exposure.lensModel,
+    iso: doc.exposure.iso,
     width: doc.width,
     height: doc.height,
     sources: doc.sources.map((s) => ({ account: s.account, path: s.path, receivedAt: s.receivedAt })),
@@ -88,6 +94,17 @@ function summary(doc: ImageDocument, signer: UrlSigner) {
 function detail(doc: ImageDocument, signer: UrlSigner) {
   return {
     ...doc,
+    // Only the port's fields: the index keeps a renamed source's former paths for its own merging.
+    sources: doc.sources.map(({ protocol, account, path, remoteAddress, receivedAt, count, firstSeenAt, lastSeenAt }) => ({
+      protocol,
+      account,
+      path,
+      remoteAddress,
+      receivedAt,
+      count,
+      firstSeenAt,
+      lastSeenAt,
+    })),
     renditions: doc.renditions.map((r) => ({ ...r, url: signer.sign(renditionPath(doc.id, r.name)) })),
     original: { ...doc.original, url: signer.sign(`${imageUrl(doc.id)}/original`) },
   };
@@ -173,8 +190,15 @@ export class SearchHttpServer {
     }
     if (route === null) throw new HttpError(404, 'not found');
     if (route === 'search') {
-      const result = await index.search(parseImageQuery(url.searchParams));
-      return this.json(res, 200, { total: result.total, totalRelation: result.totalRelation, items: result.items.map((doc) => summary(doc, this.deps.signer)) });
+      const query = parseImageQuery(url.searchParams);
+      const result = await index.search(query);
+      return this.json(res, 200, {
+        total: result.total,
+        totalRelation: result.totalRelation,
+        items: result.items.map((doc) => summary(doc, this.deps.signer, query)),
+        nextCursor: result.next ? encodeCursor(query.sort, result.next) : null,
+        ...(result.facets ? { facets: result.facets } : {}),
+      });
     }
     const id = parts[2];
     if (!ID.test(id)) throw new HttpError(404, 'no such image');

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { isDeepStrictEqual } from 'node:util';
-import { Client, errors } from '@elastic/elasticsearch';
+import { Client, errors, type estypes } from '@elastic/elasticsearch';
 import type { ImageFailedEvent, ImageProcessedEvent } from '../contracts/events';
 import { IngestError, errorMessage, isProgrammingError } from '../errors';
 import type { Logger } from '../logging';
@@ -12,11 +12,22 @@ import {
   mergeFailed,
   mergeProcessed,
   normalizeKeyword,
-  searchTerms,
   upgradeDocument,
   type StoredDocument,
 } from '../index-document';
-import { TOTAL_HITS_CAP, type ImageDocument, type ImageIndex, type ImageQuery, type ImageStatus, type SearchResult, type SortField } from '../ports/image-index.port';
+import {
+  FACET_SAMPLE,
+  TOTAL_HITS_CAP,
+  type FacetCounts,
+  type FacetName,
+  type ImageDocument,
+  type ImageIndex,
+  type ImageQuery,
+  type ImageStatus,
+  type SearchResult,
+  type SortPosition,
+} from '../ports/image-index.port';
+import { NEWEST_LAST_OFFSET, NEWEST_ORDER, atOrBefore, facetAggregations, querySort, queryFilters, readFacets, searchAfter } from './elasticsearch-image-query';
 
 export interface ElasticsearchRolloverOptions {
   /** Roll over once the largest primary shard of the write index is this big, e.g. '50gb'. */
@@ -52,12 +63,12 @@ interface Indexed {
   received: number;
   make: string | null;
   model: string | null;
+  lens: string | null;
+  iso: number | null;
   accounts: string[];
   terms: string[];
   location: { lat: number; lon: number } | null;
 }
-
-const SORT_FIELDS: Record<SortField, keyof Indexed> = { capturedAt: 'captured', receivedAt: 'received' };
 
 const IMAGE_MAPPINGS = {
   dynamic: 'strict',
@@ -68,6 +79,9 @@ const IMAGE_MAPPINGS = {
     received: { type: 'date', format: 'epoch_millis' },
     make: { type: 'keyword' },
     model: { type: 'keyword' },
+    // Added in v1.3; documents indexed before it have none until reindexed.
+    lens: { type: 'keyword' },
+    iso: { type: 'integer' },
     // Added in v1.1; documents indexed before it have none and count as processed.
     status: { type: 'keyword' },
     accounts: { type: 'keyword' },
@@ -185,37 +199,58 @@ export class ElasticsearchImageIndex implements ImageIndex {
 
   async search(query: ImageQuery): Promise<SearchResult> {
     await this.ensureIndices();
-    const filter: object[] = [];
-    for (const term of query.text ? searchTerms(query.text) : []) filter.push({ term: { terms: term } });
-    if (query.account) filter.push({ term: { accounts: query.account } });
-    if (query.make) filter.push({ term: { make: normalizeKeyword(query.make) } });
-    if (query.model) filter.push({ term: { model: normalizeKeyword(query.model) } });
-    if (query.from || query.to) filter.push({ range: { captured: { gte: query.from?.getTime(), lte: query.to?.getTime() } } });
-    if (query.bbox) {
-      const { minLon, minLat, maxLon, maxLat } = query.bbox;
-      // Elasticsearch reads a box whose left edge is east of its right edge as crossing the antimeridian.
-      filter.push({ geo_bounding_box: { location: { top_left: { lat: maxLat, lon: minLon }, bottom_right: { lat: minLat, lon: maxLon } } } });
-    }
-    if (query.status === 'failed') filter.push({ term: { status: 'failed' } });
-    if (query.status === 'processed') {
-      // Documents indexed before statuses existed have none and are processed ones.
-      filter.push({ bool: { should: [{ term: { status: 'processed' } }, { bool: { must_not: { exists: { field: 'status' } } } }], minimum_should_match: 1 } });
-    }
+    const filter = queryFilters(query);
+    const aggs = query.facets?.length ? facetAggregations(query.facets) : undefined;
     try {
       const result = await this.client.search<Indexed>({
         index: this.readAlias,
         query: { bool: { filter } },
-        sort: [{ [SORT_FIELDS[query.sort.field]]: { order: query.sort.order, missing: '_last' } }, { id: { order: 'asc' } }],
-        from: (query.page - 1) * query.size,
+        sort: querySort(query),
+        ...(query.after ? searchAfter(query.after) : { from: (query.page - 1) * query.size }),
         size: query.size,
         track_total_hits: TOTAL_HITS_CAP,
+        aggs,
       });
       // Not a number: rest_total_hits_as_int is not set.
       const { value, relation } = result.hits.total as { value: number; relation: 'eq' | 'gte' };
-      return { total: value, totalRelation: relation, items: result.hits.hits.map((hit) => upgradeDocument(hit._source!.doc)) };
+      const hits = result.hits.hits;
+      const items = hits.map((hit) => upgradeDocument(hit._source!.doc));
+      // The engine's own sort values: its distances are of its stored (quantized) points.
+      const next = items.length === query.size && items.length > 0 ? (hits[hits.length - 1].sort as SortPosition) : null;
+      const searched: SearchResult = { total: value, totalRelation: relation, items, next };
+      if (query.facets && aggs) {
+        searched.facets =
+          relation === 'eq' && value <= FACET_SAMPLE
+            ? readFacets(query.facets, result.aggregations as never, value, 'all')
+            : await this.newestFacets(query.facets, filter, aggs);
+      }
+      return searched;
     } catch (error) {
       throw indexError('search', error);
     }
+  }
+
+  /** Facets of the FACET_SAMPLE most recently received matches: find the last of them, then count up to it. */
+  private async newestFacets(names: FacetName[], filter: estypes.QueryDslQueryContainer[], aggs: Record<string, estypes.AggregationsAggregationContainer>): Promise<FacetCounts> {
+    const last = await this.client.search({
+      index: this.readAlias,
+      query: { bool: { filter } },
+      sort: NEWEST_ORDER,
+      from: NEWEST_LAST_OFFSET,
+      size: 1,
+      _source: false,
+      track_total_hits: false,
+    });
+    const boundary = last.hits.hits[0]?.sort as SortPosition | undefined;
+    const sample = await this.client.search({
+      index: this.readAlias,
+      query: { bool: { filter: boundary ? [...filter, atOrBefore(boundary)] : filter } },
+      size: 0,
+      track_total_hits: TOTAL_HITS_CAP,
+      aggs,
+    });
+    const { value } = sample.hits.total as { value: number };
+    return readFacets(names, sample.aggregations as never, value, 'newest');
   }
 
   async recordFailure(event: ImageFailedEvent): Promise<void> {
@@ -389,6 +424,8 @@ export class ElasticsearchImageIndex implements ImageIndex {
       received: Date.parse(doc.receivedAt),
       make: normalizeKeyword(doc.camera.make),
       model: normalizeKeyword(doc.camera.model),
+      lens: normalizeKeyword(doc.exposure.lensModel),
+      iso: doc.exposure.iso === null ? null : Math.round(doc.exposure.iso),
       status: doc.status,
       accounts: [...new Set(doc.sources.map((s) => s.account))],
       terms: documentTerms(doc),

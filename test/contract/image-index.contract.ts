@@ -1,5 +1,6 @@
 import type { ImageFailedEvent, ImageProcessedEvent } from '../../shared/contracts/events';
-import { TOTAL_HITS_CAP, type ImageIndex, type ImageQuery } from '../../shared/ports/image-index.port';
+import { FACET_NAMES, FACET_SAMPLE, TOTAL_HITS_CAP, type ImageIndex, type ImageQuery, type SortPosition } from '../../shared/ports/image-index.port';
+import { distanceMeters } from '../../shared/search-results';
 import { failedEvent, failedImageEvent, fakeId, processedEvent, source } from '../helpers/events';
 
 export interface ImageIndexHarness {
@@ -305,6 +306,118 @@ export function imageIndexContract(name: string, makeHarness: () => Promise<Imag
       expect((await ids({ bbox: { minLon: 170, minLat: -20, maxLon: -170, maxLat: -10 } })).sort()).toEqual([fiji.id, samoa.id].sort());
     });
 
+    it('filters by lens, ISO range and receive time', async () => {
+      const exposure = (lensModel: string | null, iso: number | null) => ({ exposureTime: 0.01, fNumber: 4, iso, focalLength: 35, lensModel, software: null });
+      const a = processedEvent({ exposure: exposure('RF24-105mm F4 L IS USM', 100), source: source({ receivedAt: at(1) }) });
+      const b = processedEvent({ exposure: exposure('RF24-105mm F4 L IS USM', 3200), source: source({ receivedAt: at(2) }) });
+      const c = processedEvent({ exposure: exposure('XF16-55mmF2.8 R LM WR', 800), source: source({ receivedAt: at(3) }) });
+      const d = processedEvent({ exposure: exposure(null, null), source: source({ receivedAt: at(4) }) });
+      for (const e of [a, b, c, d]) await index.upsert(e);
+      expect(await ids({ lens: 'rf24-105mm f4 l is usm' })).toEqual([b.id, a.id]);
+      expect(await ids({ iso: { min: 200 } })).toEqual([c.id, b.id]);
+      expect(await ids({ iso: { min: 100, max: 800 } })).toEqual([c.id, a.id]);
+      expect(await ids({ iso: { max: 100 }, lens: 'RF24-105MM F4 L IS USM' })).toEqual([a.id]);
+      expect(await ids({ receivedFrom: new Date(at(2)), receivedTo: new Date(at(3)) })).toEqual([c.id, b.id]);
+      expect(await ids({ receivedFrom: new Date(at(3.5)) })).toEqual([d.id]);
+    });
+
+    it('finds images within a distance of a point, nearest first, also across the antimeridian and near a pole', async () => {
+      const place = (lat: number, lon: number) => processedEvent({ gps: { lat, lon, alt: null } });
+      const centre = place(46.5, 8.0);
+      const east = place(46.5, 8.02); // 1.5 km
+      const north = place(46.53, 8.0); // 3.3 km
+      const far = place(46.6, 8.0); // 11 km
+      const fiji = place(-17.7, 179.99);
+      const across = place(-17.7, -179.99); // 2.1 km from fiji, over the antimeridian
+      const pole = place(89.99, -120);
+      const opposite = place(89.99, 60); // 2.2 km from pole, over the pole
+      const nowhere = processedEvent({ gps: null });
+      for (const e of [centre, east, north, far, fiji, across, pole, opposite, nowhere]) await index.upsert(e);
+      const near = (lat: number, lon: number, radiusMeters: number) => ({ near: { lat, lon, radiusMeters }, sort: { field: 'distance' as const, order: 'asc' as const } });
+      expect(await ids(near(46.5, 8.0, 5000))).toEqual([centre.id, east.id, north.id]);
+      expect(await ids(near(46.5, 8.0, 20_000))).toEqual([centre.id, east.id, north.id, far.id]);
+      expect(await ids({ ...near(46.5, 8.0, 2000), sort: { field: 'receivedAt', order: 'desc' } })).toHaveLength(2);
+      expect(await ids(near(-17.7, 179.99, 3000))).toEqual([fiji.id, across.id]);
+      expect(await ids(near(89.99, -120, 3000))).toEqual([pole.id, opposite.id]);
+      expect(await ids({ ...near(46.5, 8.0, 5000), make: 'nikon' })).toEqual([]);
+      // Metres on Elasticsearch's mean earth radius: one degree of a meridian is 111,195 m.
+      expect(distanceMeters(0, 8, 1, 8)).toBeCloseTo(111_195.08, 1);
+    });
+
+    it('pages with a cursor in every order, as far as the results go', async () => {
+      const events = Array.from({ length: 23 }, (_, i) =>
+        processedEvent({
+          capturedAt: i % 5 === 0 ? null : new Date(Date.UTC(2024, 0, 1) + (i % 7) * 3_600_000).toISOString(),
+          gps: { lat: 46 + (i % 6) * 0.01, lon: 8, alt: null },
+          // Receipt times repeat, so ids break ties.
+          source: source({ receivedAt: at(i % 4) }),
+        }),
+      );
+      for (const e of events) await index.upsert(e);
+      const sorts: ImageQuery['sort'][] = [
+        { field: 'receivedAt', order: 'desc' },
+        { field: 'receivedAt', order: 'asc' },
+        { field: 'capturedAt', order: 'asc' },
+        { field: 'capturedAt', order: 'desc' },
+        { field: 'distance', order: 'asc' },
+      ];
+      for (const sort of sorts) {
+        const base = { sort, near: { lat: 46, lon: 8, radiusMeters: 100_000 } };
+        const whole = await ids({ ...base, size: 100 });
+        const walked: string[] = [];
+        let after: SortPosition | undefined;
+        for (let pages = 0; pages < 10; pages++) {
+          const result = await index.search(query({ ...base, size: 5, after }));
+          walked.push(...result.items.map((d) => d.id));
+          expect(result.total).toBe(23);
+          if (!result.next) break;
+          after = result.next;
+        }
+        expect({ sort, ids: walked }).toEqual({ sort, ids: whole });
+      }
+    });
+
+    it('counts facets of every match: make, model, account, lens, status, GPS and a capture-time histogram', async () => {
+      const exposure = (lensModel: string | null) => ({ exposureTime: 0.01, fNumber: 4, iso: 100, focalLength: 35, lensModel, software: null });
+      const events = [
+        processedEvent({ camera: { make: 'Canon', model: 'EOS R5', serial: null }, exposure: exposure('RF50mm'), capturedAt: '2024-06-01T10:00:00Z', source: source({ account: 'north' }) }),
+        processedEvent({ camera: { make: 'Canon', model: 'EOS R6', serial: null }, exposure: exposure('RF50mm'), capturedAt: '2024-06-03T10:00:00', source: source({ account: 'north' }) }),
+        processedEvent({ camera: { make: 'SONY', model: 'ILCE-7M4', serial: null }, exposure: exposure(null), capturedAt: null, gps: null, source: source({ account: 'south' }) }),
+      ];
+      for (const e of events) await index.upsert(e);
+      // The same bytes from another account: one image counted in both accounts.
+      await index.upsert({ ...events[0], source: source({ account: 'south', path: '/copy.jpg', receivedAt: at(5) }) });
+      const failed = failedImageEvent({ source: source({ account: 'north', path: '/broken.jpg' }) });
+      await index.upsertFailed(failed);
+      const { facets } = await index.search(query({ facets: [...FACET_NAMES] }));
+      expect(facets).toEqual({
+        scope: 'all',
+        images: 4,
+        make: [{ value: 'canon', count: 3 }, { value: 'sony', count: 1 }],
+        model: [{ value: 'eos r5', count: 2 }, { value: 'eos r6', count: 1 }, { value: 'ilce-7m4', count: 1 }],
+        account: [{ value: 'north', count: 3 }, { value: 'south', count: 2 }],
+        lens: [{ value: 'rf50mm', count: 2 }],
+        status: [{ value: 'processed', count: 3 }, { value: 'failed', count: 1 }],
+        gps: { with: 2, without: 2 },
+        // Nine months: by month. The failed image was captured 2025-03-01T09:58+01:00.
+        captured: {
+          interval: 'month',
+          buckets: [
+            { key: '2024-06', from: '2024-06-01T00:00:00.000Z', count: 2 },
+            { key: '2025-03', from: '2025-03-01T00:00:00.000Z', count: 1 },
+          ],
+          missing: 1,
+        },
+      });
+      expect((await index.search(query({ make: 'canon', facets: ['account', 'gps'] }))).facets).toEqual({
+        scope: 'all',
+        images: 3,
+        account: [{ value: 'north', count: 3 }, { value: 'south', count: 1 }],
+        gps: { with: 2, without: 1 },
+      });
+      expect((await index.search(query({}))).facets).toBeUndefined();
+    });
+
     it('sorts with missing values last and pages through the results', async () => {
       const events = [
         processedEvent({ capturedAt: '2024-01-03T00:00:00Z', source: source({ receivedAt: '2025-01-01T00:00:01.000Z' }) }),
@@ -370,6 +483,33 @@ export function imageIndexContract(name: string, makeHarness: () => Promise<Imag
       });
       expect(await page({ text: 'bench', sort: { field: 'capturedAt', order: 'desc' }, size: 7 })).toEqual({ total: TOTAL_HITS_CAP, totalRelation: 'gte', ids: sorted(events, capture, 'desc').slice(0, 7) });
       expect(await page({ bbox: everywhere, sort: { field: 'receivedAt', order: 'asc' }, page: 3, size: 11 })).toEqual({ total: TOTAL_HITS_CAP, totalRelation: 'gte', ids: sorted(events, received, 'asc').slice(22, 33) });
+      // A cursor continues past the cap where `page` cannot reach.
+      const deep = await index.search(query({ text: 'bench', bbox: everywhere, sort: { field: 'capturedAt', order: 'asc' }, page: 1284, size: 7 }));
+      let after = deep.next!;
+      for (const offset of [8988, 8995, 9002]) {
+        const next = await index.search(query({ text: 'bench', bbox: everywhere, sort: { field: 'capturedAt', order: 'asc' }, size: 7, after }));
+        expect({ offset, ids: next.items.map((d) => d.id) }).toEqual({ offset, ids: sorted(events, capture, 'asc').slice(offset, offset + 7) });
+        after = next.next!;
+      }
+      const last = await index.search(query({ make: 'canon', sort: { field: 'receivedAt', order: 'asc' }, size: 7, after: [Date.parse(at(23)), 'f'.repeat(64)] }));
+      expect(last.items).toEqual([]);
+      expect(last.next).toBeNull();
+      // Facets of a broad query count the newest FACET_SAMPLE matches (receipt descending, then id).
+      const newest = sorted(all, received, 'desc').slice(0, FACET_SAMPLE);
+      const byId = new Map(all.map((e) => [e.id, e]));
+      const count = (value: (e: ImageProcessedEvent) => string) => {
+        const counts = new Map<string, number>();
+        for (const id of newest) counts.set(value(byId.get(id)!), (counts.get(value(byId.get(id)!)) ?? 0) + 1);
+        return [...counts].map(([v, n]) => ({ value: v, count: n })).sort((a, b) => b.count - a.count || (a.value < b.value ? -1 : 1));
+      };
+      const { facets } = await index.search(query({ facets: ['make', 'account', 'gps'] }));
+      expect(facets).toEqual({
+        scope: 'newest',
+        images: FACET_SAMPLE,
+        make: count((e) => e.camera.make!.toLowerCase()),
+        account: count((e) => e.source.account),
+        gps: { with: newest.filter((id) => byId.get(id)!.gps).length, without: newest.filter((id) => !byId.get(id)!.gps).length },
+      });
     }, 180_000);
 
     it('keeps dead letters newest first and stores a replayed one once', async () => {

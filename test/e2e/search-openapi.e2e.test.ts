@@ -85,6 +85,9 @@ describe('the OpenAPI document of the search API', () => {
       await store.put(event.original.key, randomBytes(event.original.bytes), event.original.contentType);
       for (const r of event.renditions) await store.put(r.key, randomBytes(r.bytes), r.contentType);
     }
+    // The first image's file was renamed after delivery: its source keeps the former path internally.
+    const first = data.processed[0];
+    await index.upsert({ ...first, source: { ...first.source, path: `${first.source.path}.renamed`, renamedFrom: first.source.path, receivedAt: '2025-03-07T10:00:00.000Z' } });
     await index.upsertFailed(data.failed);
     await store.put(data.failed.image!.original.key, randomBytes(data.failed.image!.original.bytes), 'image/jpeg');
     await index.recordFailure(data.failed);
