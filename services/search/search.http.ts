@@ -13,6 +13,8 @@ import { distanceFrom } from '../../shared/search-results';
 import type { ObjectStore } from '../../shared/ports/object-store.port';
 import { matchesEtag, parseRange } from './byte-range';
 import { OPENAPI_DOCUMENT } from './openapi';
+import { pageAsset } from './page-assets';
+import type { SourceHealthReporter } from './source-health';
 import { encodeCursor, parseImageQuery } from './search.query';
 import type { UrlSigner } from './signed-urls';
 
@@ -23,6 +25,8 @@ export interface SearchDeps {
   logger: Logger;
   keys: ApiKeyDirectory;
   signer: UrlSigner;
+  /** Quiet cameras; without it `/api/sources/health` answers 404. */
+  sourceHealth?: SourceHealthReporter;
 }
 
 const ID = /^[0-9a-f]{64}$/;
@@ -30,11 +34,12 @@ const ID = /^[0-9a-f]{64}$/;
 const PAGE = readFileSync(path.join(PACKAGE_ROOT, 'services', 'search', 'search.page.html'));
 
 /** What a request may reach, by the role its key needs; image bytes also open to a signed URL. */
-type Route = 'search' | 'image' | 'bytes' | 'failures';
-const ROUTE_ROLE: Record<Route, ApiRole> = { search: 'analyst', image: 'analyst', bytes: 'analyst', failures: 'operator' };
+type Route = 'search' | 'image' | 'bytes' | 'failures' | 'sources';
+const ROUTE_ROLE: Record<Route, ApiRole> = { search: 'analyst', image: 'analyst', bytes: 'analyst', failures: 'operator', sources: 'operator' };
 
 function routeOf(parts: string[]): Route | null {
   if (parts[1] === 'failures' && parts.length === 2) return 'failures';
+  if (parts[1] === 'sources' && parts[2] === 'health' && parts.length === 3) return 'sources';
   if (parts[1] !== 'images') return null;
   if (parts.length === 2) return 'search';
   if (parts.length === 3) return 'image';
@@ -176,6 +181,14 @@ export class SearchHttpServer {
       return;
     }
     if (url.pathname === '/healthz') return this.json(res, 200, { status: 'ok' });
+    if (parts[0] === 'assets' && parts.length === 2) {
+      const asset = pageAsset(parts[1]);
+      if (!asset) throw new HttpError(404, 'not found');
+      // Libraries and page files change only with a release; revalidated then by the browser's own heuristics.
+      res.writeHead(200, { 'content-type': asset.type, 'content-length': asset.body.length, 'cache-control': 'public, max-age=3600' });
+      res.end(req.method === 'HEAD' ? undefined : asset.body);
+      return;
+    }
     // Describes the API and holds no data: open like the page, before the key check.
     if (url.pathname === '/api/openapi.json') return this.json(res, 200, OPENAPI_DOCUMENT);
     if (parts[0] !== 'api') throw new HttpError(404, 'not found');
@@ -187,6 +200,10 @@ export class SearchHttpServer {
       const limit = Number(url.searchParams.get('limit') ?? 50);
       if (!Number.isInteger(limit) || limit < 1 || limit > 1000) throw new IngestError('INVALID_QUERY', 'limit: must be an integer from 1 to 1000');
       return this.json(res, 200, { items: await index.failures(limit) });
+    }
+    if (route === 'sources') {
+      if (!this.deps.sourceHealth) throw new HttpError(404, 'not found');
+      return this.json(res, 200, await this.deps.sourceHealth.report());
     }
     if (route === null) throw new HttpError(404, 'not found');
     if (route === 'search') {
