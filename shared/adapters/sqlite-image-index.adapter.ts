@@ -332,10 +332,10 @@ export class SqliteImageIndex implements ImageIndex {
   }
 
   /**
-   * Counts matches up to TOTAL_HITS_CAP + 1 from the conditions' own indexes. When at most the cap
-   * match (or the order is by distance), they are sorted whole; when more match, the sort index is
-   * walked and each image probed, which stops once the page is full. A cursor seeks in the sort
-   * index, so a page costs the same at any depth.
+   * Matches are counted up to TOTAL_HITS_CAP + 1 (see plan()). Matches read in one pass are sorted
+   * here; otherwise each read (the page, the facets' sample) walks a sort index, probing each image,
+   * or reads the matches and sorts them, whichever costs less. A cursor seeks in the sort index, so
+   * a page costs the same at any depth.
    */
   async search(query: ImageQuery): Promise<SearchResult> {
     const key = this.sortKey(query);
