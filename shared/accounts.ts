@@ -3,7 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { BlockList, isIPv4, isIPv6 } from 'node:net';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { accountSchema, type AccountConfig, type AccountInput, type Config } from './config/config.schema';
+import { accountSchema, parseDuration, type AccountConfig, type AccountInput, type Config } from './config/config.schema';
 import type { ProcessingPolicy } from './contracts/events';
 import { IngestError } from './errors';
 import { PolledRefresh, parseStoredList } from './stored-list';
@@ -57,6 +57,11 @@ export function scryptMaxmem(N: number, r: number): number {
 
 export interface Account extends AccountConfig {
   home: string;
+}
+
+/** The account's configured `expectEvery` in ms (how often its cameras send at least); null when it is to be learned. */
+export function expectedEveryMs(account: AccountConfig): number | null {
+  return account.expectEvery === undefined ? null : parseDuration(account.expectEvery);
 }
 
 /** Where CLI-managed accounts live: one JSON array in the object store that every node reads. */

@@ -11,6 +11,17 @@ const positiveInt = z.coerce.number().int().positive();
  * z.coerce.boolean() turns the string "false" into true.
  */
 const flag = z.union([z.boolean(), z.enum(['true', 'false']).transform((v) => v === 'true')]);
+
+/** Milliseconds in one of each unit a duration may be written in. */
+const DURATION_UNITS = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
+const DURATION = /^([1-9]\d{0,5})(s|m|h|d)$/;
+
+/** `90s`, `15m`, `2h`, `1d` → milliseconds; null when the text is not one whole number and one unit. */
+export function parseDuration(text: string): number | null {
+  const match = DURATION.exec(text);
+  return match ? Number(match[1]) * DURATION_UNITS[match[2] as keyof typeof DURATION_UNITS] : null;
+}
+
 const name = z.string().regex(/^[a-zA-Z0-9][a-zA-Z0-9._-]{0,63}$/, 'letters, digits, ".", "_" or "-", at most 64');
 
 export const FIT_MODES = ['cover', 'contain', 'fill', 'inside', 'outside'] as const;
@@ -73,6 +84,11 @@ export const accountSchema = z
     allowDownload: flag.default(false),
     /** SITE CHMOD on the account's files (never set-id bits); off by default. */
     siteChmod: flag.default(false),
+    /**
+     * How often the account's cameras send at least, e.g. `15m`, `2h`, `1d` (a whole number and s, m, h or d):
+     * silent for longer, the account (and each of its camera serials) shows as quiet. Unset: learned from its history.
+     */
+    expectEvery: z.string().regex(DURATION, 'a whole number and a unit: s, m, h or d (e.g. 15m, 2h, 1d)').optional(),
   })
   .strict();
 
