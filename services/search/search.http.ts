@@ -181,6 +181,8 @@ export class SearchHttpServer {
       return;
     }
     if (url.pathname === '/healthz') return this.json(res, 200, { status: 'ok' });
+    // What the page needs from the configuration, no secrets: open like the page.
+    if (url.pathname === '/page-config.json') return this.json(res, 200, { mapTileUrl: this.deps.config.http.mapTileUrl ?? null });
     if (parts[0] === 'assets' && parts.length === 2) {
       const asset = pageAsset(parts[1]);
       if (!asset) throw new HttpError(404, 'not found');

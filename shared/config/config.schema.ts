@@ -214,6 +214,11 @@ export const configSchema = z
         auth: z.enum(['key', 'none']).optional(),
         /** How long an image URL handed out in an API answer keeps working. */
         signedUrlTtlSeconds: positiveInt.max(7 * 24 * 3600).default(3600),
+        /**
+         * A tile URL template (`https://tile.example/{z}/{x}/{y}.png`) the page's map draws over its
+         * offline country outlines; unset, the map needs nothing from outside the search service.
+         */
+        mapTileUrl: z.string().regex(/^https?:\/\/(?=.*\{z\})(?=.*\{x\})(?=.*\{y\})/, 'an http(s) URL template with {z}, {x} and {y}').optional(),
       })
       .strict()
       .transform((http) => ({ ...http, auth: http.auth ?? (isLoopbackHost(http.host) ? 'none' : 'key') })),
