@@ -54,6 +54,8 @@ export async function findImageMagick(): Promise<string | null> {
 const nullBus: EventBus = {
   publish: async () => undefined,
   subscribe: async () => ({ stop: async () => undefined }),
+  ping: async () => undefined,
+  lag: async () => [],
   close: async () => undefined,
 };
 

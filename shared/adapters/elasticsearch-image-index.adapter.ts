@@ -286,6 +286,14 @@ export class ElasticsearchImageIndex implements ImageIndex {
     }
   }
 
+  async ping(): Promise<void> {
+    try {
+      await this.client.ping();
+    } catch (error) {
+      throw new IngestError('INDEX_UNAVAILABLE', `Elasticsearch at ${this.options.node} does not answer: ${errorMessage(error)}`, { retriable: true, cause: error });
+    }
+  }
+
   async close(): Promise<void> {
     if (this.timer) clearTimeout(this.timer);
     await this.flush();

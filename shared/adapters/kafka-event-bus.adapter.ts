@@ -1,7 +1,7 @@
-import { CompressionTypes, Kafka, logLevel, type Admin, type Consumer, type Producer } from 'kafkajs';
+import { CompressionTypes, Kafka, logLevel, type Admin, type Consumer, type IHeaders, type Producer } from 'kafkajs';
 import { IngestError, errorMessage } from '../errors';
 import type { Logger } from '../logging';
-import type { BusMessage, DeliveryContext, EventBus, SubscribeOptions, Subscription } from '../ports/event-bus.port';
+import type { BusMessage, DeliveryContext, EventBus, PartitionLag, SubscribeOptions, Subscription } from '../ports/event-bus.port';
 import { withRetry, type RetryOptions } from '../retry';
 import { deliverUntilHandled } from './redelivery';
 
@@ -33,6 +33,16 @@ function parseValue(raw: Buffer | null): unknown {
   } catch {
     return text;
   }
+}
+
+/** Kafka header values are bytes and may repeat; the port carries one string per name (the last). */
+function readHeaders(raw: IHeaders | undefined): Record<string, string> {
+  const headers: Record<string, string> = {};
+  for (const [name, value] of Object.entries(raw ?? {})) {
+    const last = Array.isArray(value) ? value[value.length - 1] : value;
+    if (last !== undefined) headers[name] = last.toString();
+  }
+  return headers;
 }
 
 /** Consumer restarts after a crash kafkajs gave up on: quick at first, then every 30 s until stopped. */
@@ -83,7 +93,7 @@ export class KafkaEventBus implements EventBus {
     this.admin = this.kafka.admin();
   }
 
-  async publish(topic: string, key: string, value: object): Promise<void> {
+  async publish(topic: string, key: string, value: object, headers?: Record<string, string>): Promise<void> {
     try {
       await this.connect();
       await this.ensureTopics([topic]);
@@ -91,7 +101,7 @@ export class KafkaEventBus implements EventBus {
         topic,
         acks: -1,
         compression: CompressionTypes.None,
-        messages: [{ key, value: JSON.stringify(value) }],
+        messages: [{ key, value: JSON.stringify(value), headers }],
       });
     } catch (error) {
       throw new IngestError('BUS_UNAVAILABLE', `cannot publish to ${topic}: ${errorMessage(error)}`, { retriable: true, cause: error });
@@ -165,6 +175,7 @@ export class KafkaEventBus implements EventBus {
             offset: message.offset,
             key: message.key?.toString() ?? '',
             value: parseValue(message.value) as T,
+            headers: readHeaders(message.headers),
           };
           const release = new AbortController();
           const onStop = () => release.abort();
@@ -194,6 +205,44 @@ export class KafkaEventBus implements EventBus {
     } catch (error) {
       await consumer.disconnect().catch(() => undefined);
       throw error;
+    }
+  }
+
+  /** Asks the cluster for its brokers: answers only when a broker is reachable and speaks for it. */
+  async ping(): Promise<void> {
+    try {
+      await this.connect();
+      await this.admin.describeCluster();
+    } catch (error) {
+      throw new IngestError('BUS_UNAVAILABLE', `Kafka (${this.options.brokers.join(', ')}) does not answer: ${errorMessage(error)}`, { retriable: true, cause: error });
+    }
+  }
+
+  /**
+   * The group's committed offsets against each partition's high watermark. A partition the group has
+   * not committed on counts from the oldest retained message, where a new member starts reading.
+   */
+  async lag(group: string, topics: string[]): Promise<PartitionLag[]> {
+    try {
+      await this.connect();
+      const existing = new Set(await this.admin.listTopics());
+      const present = topics.filter((t) => existing.has(t));
+      if (present.length === 0) return [];
+      const committed = await this.admin.fetchOffsets({ groupId: group, topics: present });
+      const rows: PartitionLag[] = [];
+      for (const topic of present) {
+        const byPartition = new Map((committed.find((c) => c.topic === topic)?.partitions ?? []).map((p) => [p.partition, p.offset]));
+        for (const { partition, high, low } of await this.admin.fetchTopicOffsets(topic)) {
+          const offset = byPartition.get(partition);
+          // kafkajs answers -1 for a partition without a committed offset.
+          const has = offset !== undefined && BigInt(offset) >= 0n;
+          const from = has ? BigInt(offset) : BigInt(low);
+          rows.push({ topic, partition, committed: has ? offset : null, end: high, lag: Math.max(0, Number(BigInt(high) - from)) });
+        }
+      }
+      return rows;
+    } catch (error) {
+      throw new IngestError('BUS_UNAVAILABLE', `cannot read the lag of ${group}: ${errorMessage(error)}`, { retriable: true, cause: error });
     }
   }
 

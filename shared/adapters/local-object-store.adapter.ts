@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { createReadStream, createWriteStream, promises as fs } from 'node:fs';
+import { constants as fsConstants, createReadStream, createWriteStream, promises as fs } from 'node:fs';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -107,6 +107,16 @@ export class LocalObjectStore implements ObjectStore {
 
   locate(key: string): ObjectLocation {
     return { store: 'local', bucket: null, key, url: pathToFileURL(this.resolve(key)).href };
+  }
+
+  /** Ready when objects can be written: the temp folder exists (or can be made) and is writable. */
+  async ping(): Promise<void> {
+    try {
+      await fs.mkdir(this.tmpDir, { recursive: true });
+      await fs.access(this.tmpDir, fsConstants.W_OK);
+    } catch (error) {
+      throw new IngestError('STORE_UNAVAILABLE', `object folder ${this.root} is not writable: ${(error as Error).message}`, { retriable: true, cause: error });
+    }
   }
 
   async close(): Promise<void> {}

@@ -167,6 +167,20 @@ export class S3ObjectStore implements ObjectStore {
     return { store: name, bucket, key, url };
   }
 
+  /**
+   * HeadBucket checks the endpoint, the credentials and the bucket in one request. A missing bucket
+   * that may be created is created first, so a fresh deployment is ready before its first upload.
+   */
+  async ping(): Promise<void> {
+    try {
+      await this.ensureBucket();
+      await this.client.send(new HeadBucketCommand({ Bucket: this.options.bucket }));
+    } catch (error) {
+      const e = storeError('reach bucket', this.options.bucket, error);
+      throw new IngestError('STORE_UNAVAILABLE', e.message, { retriable: true, cause: error });
+    }
+  }
+
   async close(): Promise<void> {
     this.client.destroy();
   }

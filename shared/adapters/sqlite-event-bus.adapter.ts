@@ -4,8 +4,8 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import Database from 'better-sqlite3';
 import type { Logger } from '../logging';
-import { errorMessage } from '../errors';
-import type { BusMessage, DeliveryContext, EventBus, SubscribeOptions, Subscription } from '../ports/event-bus.port';
+import { IngestError, errorMessage } from '../errors';
+import type { BusMessage, DeliveryContext, EventBus, PartitionLag, SubscribeOptions, Subscription } from '../ports/event-bus.port';
 import { deliverUntilHandled } from './redelivery';
 
 export interface SqliteEventBusOptions {
@@ -20,13 +20,21 @@ interface Row {
   offset: number;
   key: string;
   value: string;
+  headers: string | null;
 }
 
 /** Compiled once: consumers run these on every poll and every commit. */
 function prepareStatements(db: Database.Database) {
   return {
-    insert: db.prepare('INSERT INTO messages (topic, key, value, published_at) VALUES (?, ?, ?, ?)'),
-    fetch: db.prepare('SELECT "offset", key, value FROM messages WHERE topic = ? AND "offset" >= ? ORDER BY "offset" LIMIT ?'),
+    insert: db.prepare('INSERT INTO messages (topic, key, value, published_at, headers) VALUES (?, ?, ?, ?, ?)'),
+    fetch: db.prepare('SELECT "offset", key, value, headers FROM messages WHERE topic = ? AND "offset" >= ? ORDER BY "offset" LIMIT ?'),
+    // Offsets are one sequence over all topics, so a topic's lag is a count, not a difference.
+    topicLag: db.prepare(
+      `SELECT (SELECT next_offset FROM consumer_offsets WHERE grp = @grp AND topic = @topic) AS committed,
+              (SELECT MAX("offset") FROM messages WHERE topic = @topic) AS last,
+              (SELECT COUNT(*) FROM messages WHERE topic = @topic AND "offset" >= COALESCE(
+                 (SELECT next_offset FROM consumer_offsets WHERE grp = @grp AND topic = @topic), 0)) AS lag`,
+    ),
     committed: db.prepare('SELECT next_offset AS n FROM consumer_offsets WHERE grp = ? AND topic = ?'),
     lastOffset: db.prepare('SELECT MAX("offset") AS m FROM messages'),
     commit: db.prepare(
@@ -71,6 +79,9 @@ export class SqliteEventBus implements EventBus {
       CREATE TABLE IF NOT EXISTS consumer_offsets (
         grp TEXT NOT NULL, topic TEXT NOT NULL, next_offset INTEGER NOT NULL, PRIMARY KEY (grp, topic));
     `);
+    // Logs written before messages had headers gain the column; their messages read as headerless.
+    const columns = this.db.prepare('PRAGMA table_info(messages)').all() as { name: string }[];
+    if (!columns.some((c) => c.name === 'headers')) this.db.exec('ALTER TABLE messages ADD COLUMN headers TEXT');
     this.statements = prepareStatements(this.db);
     this.pollIntervalMs = options.pollIntervalMs ?? 250;
     this.logger = options.logger.child({ component: 'sqlite-event-bus' });
@@ -79,8 +90,9 @@ export class SqliteEventBus implements EventBus {
     this.pruneTimer = setInterval(() => this.prune(), 3_600_000).unref();
   }
 
-  async publish(topic: string, key: string, value: object): Promise<void> {
-    this.statements.insert.run(topic, key, JSON.stringify(value), Date.now());
+  async publish(topic: string, key: string, value: object, headers?: Record<string, string>): Promise<void> {
+    const stored = headers && Object.keys(headers).length > 0 ? JSON.stringify(headers) : null;
+    this.statements.insert.run(topic, key, JSON.stringify(value), Date.now(), stored);
     this.published.emit(topic);
   }
 
@@ -102,6 +114,26 @@ export class SqliteEventBus implements EventBus {
     };
     this.subscriptions.add(subscription);
     return subscription;
+  }
+
+  async ping(): Promise<void> {
+    try {
+      this.statements.lastOffset.get();
+    } catch (error) {
+      throw new IngestError('BUS_UNAVAILABLE', `embedded log ${this.options.file} does not answer: ${errorMessage(error)}`, { retriable: true, cause: error });
+    }
+  }
+
+  /** One partition per topic; a topic with neither messages nor a commit of the group has none. */
+  async lag(group: string, topics: string[]): Promise<PartitionLag[]> {
+    const rows: PartitionLag[] = [];
+    for (const topic of topics) {
+      const row = this.statements.topicLag.get({ grp: group, topic }) as { committed: number | null; last: number | null; lag: number };
+      if (row.committed === null && row.last === null) continue;
+      const end = row.last === null ? row.committed! : Math.max(row.last + 1, row.committed ?? 0);
+      rows.push({ topic, partition: 0, committed: row.committed === null ? null : String(row.committed), end: String(end), lag: row.lag });
+    }
+    return rows;
   }
 
   async close(): Promise<void> {
@@ -236,6 +268,7 @@ class TopicConsumer<T> {
       offset: String(row.offset),
       key: row.key,
       value: JSON.parse(row.value) as T,
+      headers: row.headers ? (JSON.parse(row.headers) as Record<string, string>) : {},
     };
     // One process holds the whole topic: there is no group to keep alive, so a heartbeat is a no-op.
     const context: DeliveryContext = { signal: this.abort.signal, heartbeat: async () => undefined };

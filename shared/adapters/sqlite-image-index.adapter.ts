@@ -3,6 +3,7 @@ import path from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
 import Database from 'better-sqlite3';
 import type { ImageFailedEvent, ImageProcessedEvent } from '../contracts/events';
+import { IngestError, errorMessage } from '../errors';
 import {
   captureInstant,
   documentTerms,
@@ -392,6 +393,14 @@ export class SqliteImageIndex implements ImageIndex {
       .prepare('SELECT event FROM failures ORDER BY failed_at DESC, key LIMIT ?')
       .all(limit) as { event: string }[];
     return rows.map((r) => JSON.parse(r.event) as ImageFailedEvent);
+  }
+
+  async ping(): Promise<void> {
+    try {
+      this.db.prepare('SELECT 1').get();
+    } catch (error) {
+      throw new IngestError('INDEX_UNAVAILABLE', `embedded index ${this.db.name} does not answer: ${errorMessage(error)}`, { retriable: true, cause: error });
+    }
   }
 
   async close(): Promise<void> {

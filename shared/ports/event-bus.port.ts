@@ -5,6 +5,23 @@ export interface BusMessage<T = unknown> {
   offset: string;
   key: string;
   value: T;
+  /**
+   * Message headers as published (Kafka record headers; the embedded log stores them beside the
+   * value). Carries the W3C `traceparent` from one service to the next; empty when none were sent.
+   */
+  headers: Record<string, string>;
+}
+
+/** How far one consumer group is behind on one partition. */
+export interface PartitionLag {
+  topic: string;
+  partition: number;
+  /** The group's next offset to read; null when the group has not committed on this partition yet. */
+  committed: string | null;
+  /** The offset the next published message will get (Kafka's high watermark). */
+  end: string;
+  /** Messages published and not yet committed by the group. */
+  lag: number;
 }
 
 /** What a consumer may do while it holds a message. */
@@ -49,12 +66,20 @@ export interface Subscription {
 
 /** Durable, ordered-per-key, at-least-once publish/subscribe. */
 export interface EventBus {
-  /** Resolves once the message is durable (fsynced locally, or acked by all in-sync replicas). */
-  publish(topic: string, key: string, value: object): Promise<void>;
+  /**
+   * Resolves once the message is durable (fsynced locally, or acked by all in-sync replicas).
+   * `headers` travel with the message to every consumer (trace context, not data: the value is
+   * the public contract).
+   */
+  publish(topic: string, key: string, value: object, headers?: Record<string, string>): Promise<void>;
   /**
    * Joins the group and keeps consuming until stop(): a consumer that crashes or loses its group
    * is restarted by the adapter, never left alive and idle.
    */
   subscribe<T>(options: SubscribeOptions<T>): Promise<Subscription>;
+  /** Resolves when the bus answers; throws a retriable BUS_UNAVAILABLE when it does not (readiness). */
+  ping(): Promise<void>;
+  /** Per partition of `topics`, how far `group` is behind; a topic that does not exist yet has none. */
+  lag(group: string, topics: string[]): Promise<PartitionLag[]>;
   close(): Promise<void>;
 }

@@ -177,5 +177,7 @@ export interface ImageIndex {
   recordFailure(event: ImageFailedEvent): Promise<void>;
   /** Most recent first. */
   failures(limit: number): Promise<ImageFailedEvent[]>;
+  /** Resolves when the index answers; throws a retriable INDEX_UNAVAILABLE when it does not (readiness). */
+  ping(): Promise<void>;
   close(): Promise<void>;
 }

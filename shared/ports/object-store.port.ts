@@ -44,5 +44,7 @@ export interface ObjectStore {
   delete(key: string): Promise<void>;
   /** Where the object lives, for events and the index. */
   locate(key: string): ObjectLocation;
+  /** Resolves when the store answers; throws a retriable STORE_UNAVAILABLE when it does not (readiness). */
+  ping(): Promise<void>;
   close(): Promise<void>;
 }

@@ -5,6 +5,8 @@ import { waitFor } from '../helpers/wait';
 export interface EventBusHarness {
   /** A client of the bus; several clients of one harness share its storage, like processes on one broker. */
   open(): Promise<EventBus>;
+  /** A client of a bus that cannot be reached (no broker there, or a closed log). */
+  unreachable(): Promise<EventBus>;
   cleanup(): Promise<void>;
 }
 
@@ -174,6 +176,42 @@ export function eventBusContract(name: string, makeHarness: () => Promise<EventB
       await waitFor(() => run2.seen.length === 2, 30_000, 'uncommitted messages');
       expect(run1.seen.map((m) => m.value.n)).toEqual([1]);
       expect(run2.seen.map((m) => m.value.n)).toEqual([2, 3]);
+    });
+
+    it('answers a ping when reachable, and fails one retriably with BUS_UNAVAILABLE when not', async () => {
+      await expect((await client()).ping()).resolves.toBeUndefined();
+      const down = await harness.unreachable();
+      open.push(down);
+      await expect(down.ping()).rejects.toMatchObject({ name: 'IngestError', code: 'BUS_UNAVAILABLE', retriable: true });
+    });
+
+    it("reports a group's lag per partition: all of it before consuming, none after committing", async () => {
+      const bus = await client();
+      const t = topic();
+      const g = group();
+      for (let n = 0; n < 3; n++) await bus.publish(t, `k${n}`, { n });
+      const before = await bus.lag(g, [t]);
+      expect(before.length).toBeGreaterThan(0);
+      expect(before.every((p) => p.topic === t && p.committed === null)).toBe(true);
+      expect(before.reduce((sum, p) => sum + p.lag, 0)).toBe(3);
+
+      const { seen } = await collect(bus, { topic: t, group: g });
+      await waitFor(() => seen.length === 3, 30_000, 'three messages');
+      // The commit follows the handler; lag reaches zero once every commit has landed.
+      await waitFor(async () => (await bus.lag(g, [t])).reduce((sum, p) => sum + p.lag, 0) === 0, 30_000, 'lag zero');
+      const after = await bus.lag(g, [t]);
+      for (const p of after) if (p.committed !== null) expect(p.committed).toBe(p.end);
+    });
+
+    it('carries headers from publish to the consumer, and none when none were sent', async () => {
+      const bus = await client();
+      const t = topic();
+      const traceparent = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01';
+      await bus.publish(t, 'k', { n: 1 }, { traceparent });
+      await bus.publish(t, 'k', { n: 2 });
+      const { seen } = await collect(bus, { topic: t, group: group() });
+      await waitFor(() => seen.length === 2, 30_000, 'two messages');
+      expect(seen.map((m) => m.headers)).toEqual([{ traceparent }, {}]);
     });
   });
 }

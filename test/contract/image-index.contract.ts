@@ -6,6 +6,8 @@ import { failedEvent, failedImageEvent, fakeId, processedEvent, source } from '.
 export interface ImageIndexHarness {
   /** A fresh, empty index for one test. */
   create(): Promise<ImageIndex>;
+  /** An index that cannot be reached (no server there, or a closed file); the test closes it. */
+  unreachable(): Promise<ImageIndex>;
   cleanup(): Promise<void>;
 }
 
@@ -521,6 +523,16 @@ export function imageIndexContract(name: string, makeHarness: () => Promise<Imag
       const failures = await index.failures(10);
       expect(failures).toEqual([newer, older]);
       expect(await index.failures(1)).toEqual([newer]);
+    });
+
+    it('answers a ping when reachable, and fails one retriably with INDEX_UNAVAILABLE when not', async () => {
+      await expect(index.ping()).resolves.toBeUndefined();
+      const down = await harness.unreachable();
+      try {
+        await expect(down.ping()).rejects.toMatchObject({ name: 'IngestError', code: 'INDEX_UNAVAILABLE', retriable: true });
+      } finally {
+        await down.close().catch(() => undefined);
+      }
     });
   });
 }

@@ -13,6 +13,11 @@ imageIndexContract('SQLite FTS5 (embedded)', async () => {
   let n = 0;
   return {
     create: async () => new SqliteImageIndex(path.join(dir, `index-${n++}.sqlite`)),
+    unreachable: async () => {
+      const index = new SqliteImageIndex(path.join(dir, `index-${n++}.sqlite`));
+      await index.close();
+      return index;
+    },
     cleanup: async () => rmSync(dir, { recursive: true, force: true }),
   };
 });

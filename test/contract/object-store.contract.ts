@@ -10,6 +10,8 @@ export interface ObjectStoreHarness {
   store: ObjectStore;
   /** The `store` value its locations carry. */
   storeName: string;
+  /** A store that cannot be reached (no server there, or a folder that cannot be written). */
+  unreachable(): ObjectStore;
   cleanup(): Promise<void>;
 }
 
@@ -117,6 +119,16 @@ export function objectStoreContract(name: string, makeHarness: () => Promise<Obj
       expect(location.store).toBe(harness.storeName);
       expect(location.key).toBe(k);
       expect(location.url).toContain(k);
+    });
+
+    it('answers a ping when reachable, and fails one retriably with STORE_UNAVAILABLE when not', async () => {
+      await expect(store.ping()).resolves.toBeUndefined();
+      const down = harness.unreachable();
+      try {
+        await expect(down.ping()).rejects.toMatchObject({ name: 'IngestError', code: 'STORE_UNAVAILABLE', retriable: true });
+      } finally {
+        await down.close();
+      }
     });
   });
 }

@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { LocalObjectStore } from '../../shared/adapters/local-object-store.adapter';
@@ -9,6 +9,11 @@ objectStoreContract('local directory (embedded)', async () => {
   return {
     store: new LocalObjectStore(dir),
     storeName: 'local',
+    // Its root lies under a file, so no folder can be made there.
+    unreachable: () => {
+      writeFileSync(path.join(dir, 'a-file'), '');
+      return new LocalObjectStore(path.join(dir, 'a-file', 'objects'));
+    },
     cleanup: async () => rmSync(dir, { recursive: true, force: true }),
   };
 });

@@ -20,6 +20,8 @@ const options = (index: string): ElasticsearchImageIndexOptions => ({
 
 imageIndexContract('Elasticsearch 8', async () => ({
   create: async () => new ElasticsearchImageIndex(options(`contract-${randomUUID().slice(0, 8)}`)),
+  // Port 1: nothing listens there.
+  unreachable: async () => new ElasticsearchImageIndex({ ...options(`contract-${randomUUID().slice(0, 8)}`), node: 'http://127.0.0.1:1' }),
   cleanup: async () => undefined,
 }));
 

@@ -18,12 +18,14 @@ function handBus() {
       for (const topic of options.topics) handlers.set(topic, options.handle as SubscribeOptions<unknown>['handle']);
       return { stop: async () => undefined };
     },
+    ping: async () => undefined,
+    lag: async () => [],
     close: async () => undefined,
   };
   const context: DeliveryContext = { signal: new AbortController().signal, heartbeat: async () => undefined };
   let offset = 0;
   const deliver = (topic: string, value: unknown) => {
-    const message: BusMessage<unknown> = { topic, partition: 0, offset: String(offset++), key: 'k', value };
+    const message: BusMessage<unknown> = { topic, partition: 0, offset: String(offset++), key: 'k', value, headers: {} };
     return handlers.get(topic)!(message, context);
   };
   return { bus, published, deliver };

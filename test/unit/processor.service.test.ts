@@ -24,6 +24,8 @@ function recordingBus() {
   const bus: EventBus = {
     publish: async (topic, key, value) => void published.push({ topic, key, value: value as ImageProcessedEvent }),
     subscribe: async () => ({ stop: async () => undefined }),
+    ping: async () => undefined,
+    lag: async () => [],
     close: async () => undefined,
   };
   return { bus, published };
