@@ -7,6 +7,14 @@ import processedEventSchema from '../../shared/contracts/schemas/images.processe
 import { PACKAGE_ROOT } from '../../shared/paths';
 import { FACET_NAMES, FACET_SIZE, IMAGE_STATUSES, TOTAL_HITS_CAP, type FacetName } from '../../shared/ports/image-index.port';
 import { MAX_PAGE_SIZE, SEARCH_PARAMETERS } from './search.query';
+import {
+  CADENCE_FLOOR_MS,
+  HISTORY_SIZE,
+  MIN_HISTORY,
+  SOURCE_HEALTH_CACHE_MS,
+  SOURCE_LAST_SEEN_METRIC,
+  SOURCE_QUIET_METRIC,
+} from './source-health';
 
 /** A JSON Schema in the 2020-12 dialect, which OpenAPI 3.1 schemas are (jsonSchemaDialect below). */
 export type JsonSchema = Record<string, unknown>;
@@ -78,6 +86,8 @@ type SchemaName =
   | 'IndexedSource'
   | 'ImageFailedEvent'
   | 'Failures'
+  | 'SourceHealthReport'
+  | 'SourceHealthEntry'
   | 'Health'
   | 'ApiDescription';
 type ParameterName = 'ImageIdPath' | 'RenditionName' | 'Exp' | 'Sig' | 'Range' | 'IfNoneMatch' | 'IfRange';
@@ -243,7 +253,7 @@ export const OPENAPI_DOCUMENT: OpenApiDocument = {
     description:
       'Search the ingested camera images and read their bytes. With http.auth: key (the default off loopback) every /api route ' +
       'but this document needs an API key from `cli keys add <name> --role analyst|operator`: analysts search and read images, ' +
-      'operators also read the dead letters. With http.auth: none (loopback only) no key is needed. HEAD is answered as GET without a body.',
+      'operators also read the dead letters and which cameras have gone quiet. With http.auth: none (loopback only) no key is needed. HEAD is answered as GET without a body.',
   },
   jsonSchemaDialect: 'https://json-schema.org/draft/2020-12/schema',
   tags: [
@@ -294,6 +304,26 @@ export const OPENAPI_DOCUMENT: OpenApiDocument = {
           '200': { description: 'The most recent dead letters.', content: json(schema('Failures')) },
           '400': response('BadRequest'),
           ...ERROR_RESPONSES,
+        },
+      },
+    },
+    '/api/sources/health': {
+      get: {
+        operationId: 'sourceHealth',
+        summary: 'Quiet cameras: when each account and camera serial last sent, and whether it is overdue',
+        description:
+          'One row per account and per camera serial seen in its newest images. Each is expected to send at least every `expectEvery` ' +
+          'of its account, else at the cadence learned from its history (twice the p90 gap between receipts, counting only the pauses ' +
+          `between bursts for a camera that sends in bursts, at least ${CADENCE_FLOOR_MS / 60_000} minutes, from ${MIN_HISTORY} images on); ` +
+          `silent for longer, it is quiet. The index is read at most every ${SOURCE_HEALTH_CACHE_MS / 1000} s. The same rows are the gauges ${SOURCE_QUIET_METRIC} and ${SOURCE_LAST_SEEN_METRIC} at /metrics. Operators only.`,
+        tags: ['operations'],
+        security: keyed('operator'),
+        responses: {
+          '200': { description: 'Every account, each followed by its camera serials.', content: json(schema('SourceHealthReport')) },
+          '401': response('Unauthorized'),
+          '403': response('Forbidden'),
+          '404': { description: 'This server does not report on sources.', content: json(schema('Error')) },
+          '500': response('ServerError'),
         },
       },
     },
@@ -445,6 +475,30 @@ export const OPENAPI_DOCUMENT: OpenApiDocument = {
       },
       ImageFailedEvent: failedEvent,
       Failures: closed({ items: { type: 'array', maxItems: 1000, items: schema('ImageFailedEvent') } }),
+      SourceHealthReport: closed({
+        checkedAt: { ...instant, description: 'When quiet and silentForMs were worked out.' },
+        observedAt: { ...instant, description: `When the index was read for them: at most ${SOURCE_HEALTH_CACHE_MS / 1000} s before checkedAt.` },
+        items: { type: 'array', items: schema('SourceHealthEntry') },
+      }),
+      SourceHealthEntry: closed({
+        account: { type: 'string' },
+        serial: nullable('string', { description: 'The camera’s serial number; null on the row of the account as a whole.' }),
+        lastSeenAt: nullable('string', { format: 'date-time', description: 'The last image received from it; null when it never sent one.' }),
+        expectedEveryMs: nullable('integer', { minimum: 1, description: 'How long it may be silent, ms: configured or learned; null when unknown.' }),
+        cadence: { enum: ['configured', 'learned', 'unknown'], description: `\`unknown\`: no \`expectEvery\` and fewer than ${MIN_HISTORY} images: never quiet.` },
+        quiet: { type: 'boolean', description: 'Silent for longer than expectedEveryMs. Never before its first image.' },
+        silentForMs: nullable('integer', { minimum: 0, description: 'Since lastSeenAt, ms; null when never seen.' }),
+        imagesToday: { ...count, description: 'Images received since 00:00 UTC.' },
+        imagesTodayRelation: {
+          enum: ['eq', 'gte'],
+          description: `\`gte\`: at least imagesToday: an account's count stops at ${TOTAL_HITS_CAP}, a serial's is counted in the account's newest ${HISTORY_SIZE} images.`,
+        },
+        clockDriftMs: nullable('integer', {
+          description:
+            'Median of receive time minus capture time over its recent images, ms; null without capture times. A capture time without ' +
+            'a UTC offset is read as UTC, so a camera on local time shows its zone here (about -3600000 on time in CET).',
+        }),
+      }),
       Health: closed({ status: { const: 'ok' } }),
       ApiDescription: {
         type: 'object',
@@ -473,7 +527,7 @@ export const OPENAPI_DOCUMENT: OpenApiDocument = {
         headers: { 'WWW-Authenticate': { description: 'The Bearer challenge.', required: true, schema: { type: 'string', pattern: '^Bearer ' } } },
         content: json(schema('Error')),
       },
-      Forbidden: { description: 'The key’s role does not reach this route (dead letters need operator).', content: json(schema('Error')) },
+      Forbidden: { description: 'The key’s role does not reach this route (dead letters and source health need operator).', content: json(schema('Error')) },
       NotFound: { description: 'No such image, rendition or stored object.', content: json(schema('Error')) },
       RangeNotSatisfiable: {
         description: 'The range starts past the end of the object.',
@@ -483,7 +537,7 @@ export const OPENAPI_DOCUMENT: OpenApiDocument = {
       ServerError: { description: 'An unexpected failure; logged on the server.', content: json(closed({ error: { const: 'internal error' } })) },
     },
     securitySchemes: {
-      bearerAuth: { type: 'http', scheme: 'bearer', description: '`Authorization: Bearer <key>`. Roles: analyst (search, images), operator (also dead letters).' },
+      bearerAuth: { type: 'http', scheme: 'bearer', description: '`Authorization: Bearer <key>`. Roles: analyst (search, images), operator (also dead letters and source health).' },
       apiKeyHeader: { type: 'apiKey', in: 'header', name: 'X-API-Key', description: 'The same key in `X-API-Key: <key>`.' },
       signedUrl: { type: 'apiKey', in: 'query', name: 'sig', description: 'Image bytes only: the `exp` and `sig` of a URL from an API answer.' },
     },

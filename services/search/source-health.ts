@@ -54,6 +54,8 @@ export interface SourceHealthReporter {
 export const SOURCE_QUIET_METRIC = 'image_ingest_source_quiet';
 export const SOURCE_LAST_SEEN_METRIC = 'image_ingest_source_last_seen_seconds';
 
+/** How long the index reads behind a report are reused, by default. */
+export const SOURCE_HEALTH_CACHE_MS = 30_000;
 /** The newest images of an account read for its cadence, drift and per-serial rows. */
 export const HISTORY_SIZE = 200;
 /** Fewer receipts than this and the cadence is `unknown`: never quiet. */
@@ -106,7 +108,7 @@ export interface SourceHealthDeps {
 }
 
 export interface SourceHealthOptions {
-  /** How long the index reads behind a report are reused; quiet and silentForMs are worked out fresh on every call. Default 30000. */
+  /** How long the index reads behind a report are reused; quiet and silentForMs are worked out fresh on every call. Default SOURCE_HEALTH_CACHE_MS. */
   cacheMs?: number;
   /** Milliseconds since the epoch; tests pass a fake clock. */
   now?: () => number;
@@ -198,7 +200,7 @@ export class SourceHealth implements SourceHealthReporter {
     private readonly deps: SourceHealthDeps,
     options: SourceHealthOptions = {},
   ) {
-    this.cacheMs = options.cacheMs ?? 30_000;
+    this.cacheMs = options.cacheMs ?? SOURCE_HEALTH_CACHE_MS;
     this.now = options.now ?? Date.now;
     this.logger = deps.logger?.child({ component: 'source-health' });
     scraped = this;

@@ -6,6 +6,7 @@ import pino from 'pino';
 import { OPENAPI_DOCUMENT } from '../../services/search/openapi';
 import { SearchHttpServer } from '../../services/search/search.http';
 import { SEARCH_PARAMETERS } from '../../services/search/search.query';
+import { SourceHealth } from '../../services/search/source-health';
 import { UrlSigner } from '../../services/search/signed-urls';
 import { LocalObjectStore } from '../../shared/adapters/local-object-store.adapter';
 import { SqliteImageIndex } from '../../shared/adapters/sqlite-image-index.adapter';
@@ -13,6 +14,7 @@ import { ApiKeyDirectory } from '../../shared/api-keys';
 import { loadConfig } from '../../shared/config/config.loader';
 import type { ImageProcessedEvent } from '../../shared/contracts/events';
 import { failedEvent, failedImageEvent, processedEvent, source } from '../helpers/events';
+import { testAccount } from '../helpers/ftp-server';
 import { OpenApiChecker, type Exchange } from '../helpers/openapi';
 
 const bearer = (key: string) => ({ authorization: `Bearer ${key}` });
@@ -96,7 +98,10 @@ describe('the OpenAPI document of the search API', () => {
     analyst = (await keys.add('analyst1', 'analyst')).key;
     operator = (await keys.add('operator1', 'operator')).key;
     const config = loadConfig({ env: {}, overrides: { log: { level: 'silent' }, http: { port: 0, auth: 'key' } } });
-    server = new SearchHttpServer({ config, index, store, logger: pino({ level: 'silent' }), keys, signer: new UrlSigner(randomBytes(32), 3600) });
+    // north is expected daily, south learns its cadence, idle never sent an image.
+    const accounts = [testAccount(dir, 'north', { expectEvery: '1d' }), testAccount(dir, 'south'), testAccount(dir, 'idle')];
+    const sourceHealth = new SourceHealth({ accounts: { list: () => accounts }, index });
+    server = new SearchHttpServer({ config, index, store, logger: pino({ level: 'silent' }), keys, signer: new UrlSigner(randomBytes(32), 3600), sourceHealth });
     base = `http://127.0.0.1:${(await server.listen()).port}`;
   });
 
@@ -212,6 +217,18 @@ describe('the OpenAPI document of the search API', () => {
     await check('/api/failures?limit=0', 400, bearer(operator));
     await check('/api/failures?limit=1001', 400, bearer(operator));
 
+    // Quiet cameras, for operators.
+    const sources = body(await check('/api/sources/health', 200, bearer(operator)));
+    expect(sources.items.map((item: { account: string; serial: string | null }) => [item.account, item.serial])).toEqual([
+      ['north', null],
+      ['north', '0042'],
+      ['south', null],
+      ['idle', null],
+    ]);
+    expect(sources.items[0]).toMatchObject({ cadence: 'configured', expectedEveryMs: 86_400_000, quiet: true });
+    await check('/api/sources/health', 403, key);
+    await check('/api/sources/health', 401, {});
+
     // Image bytes, by key and by signed URL, whole, in a range, revalidated.
     const original = `/api/images/${harbour.id}/original`;
     const whole = await check(original, 200);
@@ -264,6 +281,14 @@ describe('the OpenAPI document of the search API', () => {
     const failures = JSON.parse((await call('/api/failures', bearer(operator))).body.toString('utf8'));
     failures.items[0].stage = 'uploader';
     expect(checker.schemaProblems('GET', '/api/failures', 200, failures).join()).toMatch(/body\/items\/0\/stage must be equal to one of the allowed values/);
+
+    const sources = JSON.parse((await call('/api/sources/health', bearer(operator))).body.toString('utf8'));
+    expect(checker.schemaProblems('GET', '/api/sources/health', 200, sources)).toEqual([]);
+    sources.items[0].cadence = 'guessed';
+    delete sources.items[1].clockDriftMs;
+    const sourceProblems = checker.schemaProblems('GET', '/api/sources/health', 200, sources).join();
+    expect(sourceProblems).toMatch(/body\/items\/0\/cadence must be equal to one of the allowed values/);
+    expect(sourceProblems).toMatch(/body\/items\/1 must have required property 'clockDriftMs'/);
 
     // The whole answer: an undocumented status, a JSON body where bytes belong, a missing header.
     const teapot = { ...answer, status: 418 };
