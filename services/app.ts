@@ -17,6 +17,7 @@ import { IndexerService } from './indexer/indexer.service';
 import { ProcessorService } from './processor/processor.service';
 import { SearchHttpServer } from './search/search.http';
 import { UrlSigner, loadUrlSecret } from './search/signed-urls';
+import { SourceHealth } from './search/source-health';
 
 export interface App {
   adapters: Adapters;
@@ -82,7 +83,8 @@ export async function startApp(config: Readonly<Config>, logger: Logger): Promis
       await keys.start();
       closers.push(() => keys.stop());
       const signer = new UrlSigner(await loadUrlSecret(adapters.store, process.env, logger), config.http.signedUrlTtlSeconds);
-      const http = new SearchHttpServer({ ...deps, keys, signer });
+      const sourceHealth = new SourceHealth({ accounts, index: adapters.index, logger });
+      const http = new SearchHttpServer({ ...deps, keys, signer, sourceHealth });
       httpPort = (await http.listen()).port;
       closers.push(() => http.close());
     }
