@@ -4,21 +4,49 @@ import { parseArgs } from 'node:util';
 import { ACCOUNTS_KEY, AccountDirectory, hashPassword } from '../../shared/accounts';
 import { createAdapters } from '../../shared/adapters/adapters.factory';
 import { loadConfig } from '../../shared/config/config.loader';
-import type { Config } from '../../shared/config/config.schema';
+import { parseDuration, type Config } from '../../shared/config/config.schema';
 import { errorMessage } from '../../shared/errors';
 import { createLogger } from '../../shared/logging';
 import { backfill, type BackfillReport } from '../ingest/backfill';
 import { IngestService } from '../ingest/ingest.service';
 import { Spool } from '../ingest/spool';
+import { processIo, UsageError, type CommandContext } from './cli.io';
+import { FAILURES_USAGE, failuresCommand } from './failures.command';
 import { KEYS_USAGE, keysCommand } from './keys.command';
+import { REINDEX_USAGE, reindexCommand } from './reindex.command';
+import { REPROCESS_USAGE, reprocessCommand } from './reprocess.command';
+import { STATUS_USAGE, statusCommand } from './status.command';
 
 const USAGE = `usage:
   npm run cli -- accounts add <name> [--home DIR] [--drop-folder DIR] [--profile NAME] [--max-file-bytes N] [--allow CIDR]...
-                 (password read from stdin)
+                 [--expect-every 15m|2h|1d]   (password read from stdin; --expect-every: quieter cameras count as quiet)
   npm run cli -- accounts hash        (password from stdin; prints a hash for the config file)
   npm run cli -- accounts list
 ${KEYS_USAGE}
-  npm run cli -- ingest <dir> --account <name> [--concurrency N]`;
+  npm run cli -- ingest <dir> --account <name> [--concurrency N]
+${REPROCESS_USAGE}
+${FAILURES_USAGE}
+${REINDEX_USAGE}
+${STATUS_USAGE}
+  npm run cli -- <command> --help`;
+
+/** Operations commands: each opens the configured adapters, as the services do, and returns its exit code. */
+const COMMANDS: Record<string, { run: (ctx: CommandContext, args: string[]) => Promise<number>; usage: string }> = {
+  reprocess: { run: reprocessCommand, usage: REPROCESS_USAGE },
+  failures: { run: failuresCommand, usage: FAILURES_USAGE },
+  reindex: { run: reindexCommand, usage: REINDEX_USAGE },
+  status: { run: statusCommand, usage: STATUS_USAGE },
+};
+
+async function withContext(config: Readonly<Config>, run: (ctx: CommandContext) => Promise<number>): Promise<number> {
+  const logger = createLogger(process.env.LOG_LEVEL ?? 'warn');
+  const adapters = createAdapters(config, logger);
+  try {
+    return await run({ config, adapters, accounts: new AccountDirectory(config, adapters.store), logger, io: processIo() });
+  } finally {
+    await adapters.close();
+  }
+}
 
 /** Reads one line: the first line of a pipe, or typed on a terminal without echo. */
 async function readPassword(prompt: string): Promise<string> {
@@ -72,8 +100,13 @@ async function accounts(config: Readonly<Config>, args: string[]): Promise<void>
         profile: { type: 'string', default: 'default' },
         'max-file-bytes': { type: 'string' },
         allow: { type: 'string', multiple: true, default: [] },
+        'expect-every': { type: 'string' },
       },
     });
+    const expectEvery = values['expect-every'];
+    if (expectEvery !== undefined && parseDuration(expectEvery) === null) {
+      throw new UsageError(`--expect-every must be a whole number and a unit (s, m, h or d), such as 15m, 2h or 1d, not "${expectEvery}"`);
+    }
     const password = await readPassword(`password for ${name}: `);
     if (password.length < 8) throw new Error('password must have at least 8 characters');
     await directory.save({
@@ -84,6 +117,7 @@ async function accounts(config: Readonly<Config>, args: string[]): Promise<void>
       renditionProfile: values.profile!,
       maxFileBytes: values['max-file-bytes'] ? Number(values['max-file-bytes']) : undefined,
       allowedNetworks: values.allow!,
+      expectEvery,
     });
     console.log(`account ${name} saved in ${adapters.store.locate(ACCOUNTS_KEY).url}`);
   } finally {
@@ -137,6 +171,10 @@ async function ingest(config: Readonly<Config>, args: string[]): Promise<number>
 async function main(argv: string[]): Promise<number> {
   const config = loadConfig();
   const [command, ...rest] = argv;
+  if (['accounts', 'keys', 'ingest'].includes(command) && (rest.includes('--help') || rest.includes('-h'))) {
+    console.log(USAGE.split('\n').filter((line, i, lines) => line.includes(`cli -- ${command}`) || (i > 0 && lines[i - 1].includes(`cli -- ${command}`) && !line.includes('cli --'))).join('\n'));
+    return 0;
+  }
   if (command === 'accounts') {
     await accounts(config, rest);
     return 0;
@@ -154,7 +192,20 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
   if (command === 'ingest') return ingest(config, rest);
-  throw new Error(USAGE);
+  const operation = command === undefined ? undefined : COMMANDS[command];
+  if (operation) {
+    // --help needs no store: answered before the adapters open.
+    if (rest.includes('--help') || rest.includes('-h')) {
+      console.log(`usage:\n${operation.usage}`);
+      return 0;
+    }
+    return withContext(config, (ctx) => operation.run(ctx, rest));
+  }
+  if (command === '--help' || command === '-h' || command === 'help') {
+    console.log(USAGE);
+    return 0;
+  }
+  throw new UsageError(command === undefined ? USAGE : `unknown command "${command}"\n${USAGE}`);
 }
 
 main(process.argv.slice(2)).then(
