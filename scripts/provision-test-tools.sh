@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
-# Installs the command-line FTP clients the e2e suites drive (lftp; curl and openssl are checked),
+# Installs the command-line FTP clients the e2e suites drive (lftp; curl and openssl are checked) and
+# the browser the page's suite drives (chromium, through playwright-core),
 # from the distribution's packages when they are missing. Idempotent: does nothing when all are there.
 # Debian/Ubuntu (apt-get) as root or with sudo; elsewhere it names what to install and fails.
 set -euo pipefail
 
 # command -> Debian package
-declare -A TOOLS=([lftp]=lftp [curl]=curl [openssl]=openssl)
+declare -A TOOLS=([lftp]=lftp [curl]=curl [openssl]=openssl [chromium]=chromium)
 
 missing=()
 for tool in "${!TOOLS[@]}"; do

@@ -78,7 +78,9 @@ export class ResultMap {
     for (const item of items) {
       if (!item.gps) continue;
       const name = item.sources[0] ? item.sources[0].path : item.id;
-      const marker = L.marker([item.gps.lat, item.gps.lon], { title: name, alt: name });
+      // A div icon: Leaflet's default icon is a PNG it looks for beside leaflet.css, which /assets does not serve.
+      const icon = L.divIcon({ className: 'photo-marker', iconSize: [14, 14] });
+      const marker = L.marker([item.gps.lat, item.gps.lon], { title: name, icon, keyboard: false });
       marker.on('click', () => this.open(item.id));
       this.markers.set(item.id, marker);
       this.cluster.addLayer(marker);
