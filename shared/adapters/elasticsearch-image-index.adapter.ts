@@ -286,6 +286,21 @@ export class ElasticsearchImageIndex implements ImageIndex {
     }
   }
 
+  async deleteFailures(before: Date): Promise<number> {
+    await this.ensureIndices();
+    try {
+      const result = await this.client.deleteByQuery({
+        index: this.failuresIndex,
+        query: { range: { failedAt: { lt: before.toISOString() } } },
+        refresh: true,
+        conflicts: 'proceed',
+      });
+      return result.deleted ?? 0;
+    } catch (error) {
+      throw indexError('delete failures', error);
+    }
+  }
+
   async ping(): Promise<void> {
     try {
       await this.client.ping();

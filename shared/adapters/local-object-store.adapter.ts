@@ -6,7 +6,7 @@ import { pipeline } from 'node:stream/promises';
 import { pathToFileURL } from 'node:url';
 import type { ObjectLocation } from '../contracts/events';
 import { IngestError } from '../errors';
-import type { LocalFile, ObjectStore, ObjectStream, StoredObject } from '../ports/object-store.port';
+import type { ListedObject, LocalFile, ObjectStore, ObjectStream, StoredObject } from '../ports/object-store.port';
 
 const CONTENT_TYPE_SUFFIX = '.content-type';
 
@@ -103,6 +103,38 @@ export class LocalObjectStore implements ObjectStore {
     const file = this.resolve(key);
     await fs.rm(file, { force: true });
     await fs.rm(`${file}${CONTENT_TYPE_SUFFIX}`, { force: true });
+  }
+
+  /** Depth-first from the deepest folder the prefix names; the temp folder and content-type files are not objects. */
+  async *list(prefix: string): AsyncIterable<ListedObject> {
+    const slash = prefix.lastIndexOf('/');
+    const base = prefix.slice(0, slash + 1);
+    const start = path.resolve(this.root, base);
+    if (start !== this.root && !start.startsWith(this.root + path.sep)) throw new IngestError('NAME_NOT_ALLOWED', `object prefix not allowed: ${prefix}`);
+    yield* this.walk(start, base, prefix);
+  }
+
+  private async *walk(dir: string, keyPrefix: string, wanted: string): AsyncGenerator<ListedObject> {
+    let entries;
+    try {
+      entries = await fs.readdir(dir, { withFileTypes: true });
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT' || (error as NodeJS.ErrnoException).code === 'ENOTDIR') return;
+      throw new IngestError('STORE_UNAVAILABLE', `cannot list ${keyPrefix}: ${(error as Error).message}`, { retriable: true, cause: error });
+    }
+    entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    for (const entry of entries) {
+      const key = keyPrefix + entry.name;
+      if (entry.isDirectory()) {
+        if (dir === this.root && entry.name === '.tmp') continue;
+        // Only folders the prefix can still match.
+        if (`${key}/`.startsWith(wanted) || wanted.startsWith(`${key}/`)) yield* this.walk(path.join(dir, entry.name), `${key}/`, wanted);
+      } else if (entry.isFile() && !entry.name.endsWith(CONTENT_TYPE_SUFFIX) && key.startsWith(wanted)) {
+        const stat = await fs.stat(path.join(dir, entry.name)).catch(() => null);
+        // Deleted since the folder was read.
+        if (stat) yield { key, bytes: stat.size, modifiedAt: stat.mtime.toISOString() };
+      }
+    }
   }
 
   locate(key: string): ObjectLocation {

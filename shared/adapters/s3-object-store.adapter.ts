@@ -10,6 +10,7 @@ import {
   GetObjectCommand,
   HeadBucketCommand,
   HeadObjectCommand,
+  paginateListObjectsV2,
   PutObjectCommand,
   S3Client,
   S3ServiceException,
@@ -17,7 +18,7 @@ import {
 import { Upload } from '@aws-sdk/lib-storage';
 import type { ObjectLocation } from '../contracts/events';
 import { IngestError, errorMessage } from '../errors';
-import type { LocalFile, ObjectStore, ObjectStream, StoredObject } from '../ports/object-store.port';
+import type { ListedObject, LocalFile, ObjectStore, ObjectStream, StoredObject } from '../ports/object-store.port';
 
 export interface S3ObjectStoreOptions {
   name: string;
@@ -152,6 +153,20 @@ export class S3ObjectStore implements ObjectStore {
       await this.client.send(new DeleteObjectCommand({ Bucket: this.options.bucket, Key: key }));
     } catch (error) {
       if (!isNotFound(error)) throw storeError('delete', key, error);
+    }
+  }
+
+  /** ListObjectsV2 pages of 1,000, in key order, so a folder's objects come together. */
+  async *list(prefix: string): AsyncIterable<ListedObject> {
+    try {
+      for await (const page of paginateListObjectsV2({ client: this.client, pageSize: 1000 }, { Bucket: this.options.bucket, Prefix: prefix })) {
+        for (const object of page.Contents ?? []) {
+          if (object.Key) yield { key: object.Key, bytes: object.Size ?? 0, modifiedAt: (object.LastModified ?? new Date(0)).toISOString() };
+        }
+      }
+    } catch (error) {
+      if (isNotFound(error)) return;
+      throw storeError('list', prefix, error);
     }
   }
 

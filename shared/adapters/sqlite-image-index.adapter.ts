@@ -395,6 +395,11 @@ export class SqliteImageIndex implements ImageIndex {
     return rows.map((r) => JSON.parse(r.event) as ImageFailedEvent);
   }
 
+  async deleteFailures(before: Date): Promise<number> {
+    // failedAt is written by toISOString everywhere, so text order is time order.
+    return this.db.prepare('DELETE FROM failures WHERE failed_at < ?').run(before.toISOString()).changes;
+  }
+
   async ping(): Promise<void> {
     try {
       this.db.prepare('SELECT 1').get();

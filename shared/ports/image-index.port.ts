@@ -177,6 +177,8 @@ export interface ImageIndex {
   recordFailure(event: ImageFailedEvent): Promise<void>;
   /** Most recent first. */
   failures(limit: number): Promise<ImageFailedEvent[]>;
+  /** Forgets the dead letters that failed before `before` (pruning); returns how many. The images stay indexed. */
+  deleteFailures(before: Date): Promise<number>;
   /** Resolves when the index answers; throws a retriable INDEX_UNAVAILABLE when it does not (readiness). */
   ping(): Promise<void>;
   close(): Promise<void>;

@@ -11,6 +11,14 @@ export interface ObjectStream extends StoredObject {
   body: Readable;
 }
 
+/** An object as a listing sees it. */
+export interface ListedObject {
+  key: string;
+  bytes: number;
+  /** When the object was last written, ISO 8601. */
+  modifiedAt: string;
+}
+
 export interface LocalFile {
   path: string;
   bytes: number;
@@ -42,6 +50,11 @@ export interface ObjectStore {
    */
   getStream(key: string, range?: { start: number; end: number }): Promise<ObjectStream | null>;
   delete(key: string): Promise<void>;
+  /**
+   * Every object whose key starts with `prefix`, read a page at a time (never the whole listing in
+   * memory). The objects under one folder (`…/`) come one after another; none is listed twice.
+   */
+  list(prefix: string): AsyncIterable<ListedObject>;
   /** Where the object lives, for events and the index. */
   locate(key: string): ObjectLocation;
   /** Resolves when the store answers; throws a retriable STORE_UNAVAILABLE when it does not (readiness). */

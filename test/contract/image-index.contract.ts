@@ -525,6 +525,18 @@ export function imageIndexContract(name: string, makeHarness: () => Promise<Imag
       expect(await index.failures(1)).toEqual([newer]);
     });
 
+    it('prunes the dead letters that failed before a time and keeps the rest and the images', async () => {
+      const old = failedImageEvent({ failedAt: '2025-01-01T10:00:00.000Z' });
+      const recent = failedEvent({ failedAt: '2025-03-01T10:00:00.000Z' });
+      await index.recordFailure(old);
+      await index.upsertFailed(old);
+      await index.recordFailure(recent);
+      expect(await index.deleteFailures(new Date('2025-02-01T00:00:00.000Z'))).toBe(1);
+      expect(await index.failures(10)).toEqual([recent]);
+      expect(await index.deleteFailures(new Date('2025-02-01T00:00:00.000Z'))).toBe(0);
+      expect((await index.get(old.id!))?.status).toBe('failed');
+    });
+
     it('answers a ping when reachable, and fails one retriably with INDEX_UNAVAILABLE when not', async () => {
       await expect(index.ping()).resolves.toBeUndefined();
       const down = await harness.unreachable();

@@ -121,6 +121,32 @@ export function objectStoreContract(name: string, makeHarness: () => Promise<Obj
       expect(location.url).toContain(k);
     });
 
+    it('lists the objects under a prefix, a folder at a time, with size and write time', async () => {
+      const root = `contract-list/${randomUUID()}`;
+      const keys = [`${root}/a/b/1.jpg`, `${root}/a/b/2.jpg`, `${root}/a/c/3.jpg`, `${root}/ab/4.jpg`, `${root}/a/manifest-x.json`];
+      const before = Date.now() - 5_000;
+      for (const k of keys) await store.put(k, Buffer.from(k), 'image/jpeg');
+      const listed = async (prefix: string) => {
+        const out = [];
+        for await (const object of store.list(prefix)) out.push(object);
+        return out;
+      };
+      const underA = await listed(`${root}/a/`);
+      expect(underA.map((o) => o.key).sort()).toEqual([keys[0], keys[1], keys[2], keys[4]].sort());
+      const b = underA.map((o, i) => (o.key.startsWith(`${root}/a/b/`) ? i : -1)).filter((i) => i >= 0);
+      expect(b[1] - b[0]).toBe(1);
+      for (const o of underA) {
+        expect(o.bytes).toBe(Buffer.byteLength(o.key));
+        expect(Date.parse(o.modifiedAt)).toBeGreaterThan(before);
+        expect(Date.parse(o.modifiedAt)).toBeLessThan(Date.now() + 5_000);
+      }
+      expect((await listed(`${root}/a/manifest-`)).map((o) => o.key)).toEqual([keys[4]]);
+      expect((await listed(`${root}/a`)).length).toBe(5);
+      expect(await listed(`${root}/none/`)).toEqual([]);
+      await store.delete(keys[0]);
+      expect((await listed(`${root}/a/b/`)).map((o) => o.key)).toEqual([keys[1]]);
+    });
+
     it('answers a ping when reachable, and fails one retriably with STORE_UNAVAILABLE when not', async () => {
       await expect(store.ping()).resolves.toBeUndefined();
       const down = harness.unreachable();
