@@ -13,6 +13,7 @@ import { Spool } from '../ingest/spool';
 import { processIo, UsageError, type CommandContext } from './cli.io';
 import { FAILURES_USAGE, failuresCommand } from './failures.command';
 import { KEYS_USAGE, keysCommand } from './keys.command';
+import { PRUNE_USAGE, pruneCommand } from './prune.command';
 import { REINDEX_USAGE, reindexCommand } from './reindex.command';
 import { REPROCESS_USAGE, reprocessCommand } from './reprocess.command';
 import { STATUS_USAGE, statusCommand } from './status.command';
@@ -27,6 +28,7 @@ ${KEYS_USAGE}
 ${REPROCESS_USAGE}
 ${FAILURES_USAGE}
 ${REINDEX_USAGE}
+${PRUNE_USAGE}
 ${STATUS_USAGE}
   npm run cli -- <command> --help`;
 
@@ -35,6 +37,7 @@ const COMMANDS: Record<string, { run: (ctx: CommandContext, args: string[]) => P
   reprocess: { run: reprocessCommand, usage: REPROCESS_USAGE },
   failures: { run: failuresCommand, usage: FAILURES_USAGE },
   reindex: { run: reindexCommand, usage: REINDEX_USAGE },
+  prune: { run: pruneCommand, usage: PRUNE_USAGE },
   status: { run: statusCommand, usage: STATUS_USAGE },
 };
 
