@@ -92,7 +92,7 @@ async function accounts(config: Readonly<Config>, args: string[]): Promise<void>
     const directory = new AccountDirectory(config, adapters.store);
     if (command === 'list') {
       await directory.refresh();
-      for (const a of directory.list()) console.log(`${a.name}\thome=${a.home}${a.dropFolder ? `\tdrop=${a.dropFolder}` : ''}\tprofile=${a.renditionProfile}`);
+      for (const a of directory.list()) console.log(`${a.name}\thome=${a.home}${a.dropFolder ? `\tdrop=${a.dropFolder}` : ''}\tprofile=${a.renditionProfile}${a.expectEvery ? `\texpect=${a.expectEvery}` : ''}`);
       return;
     }
     const { values } = parseArgs({
