@@ -137,10 +137,10 @@ function renderHistogram(captured, sample, navigate) {
   });
   const first = buckets[0].key;
   const last = buckets[buckets.length - 1].key;
-  box.replaceChildren(
+  box.replaceChildren(...[
     el('h3', { textContent: `Captured (by ${interval})` + (sample ? ` ${sample}` : '') }),
     svg,
     el('div', { className: 'axis' }, [el('span', { textContent: first }), el('span', { textContent: last })]),
     captured.missing ? el('p', { className: 'muted', textContent: `${count(captured.missing)} without a capture time` }) : null,
-  );
+  ].filter(Boolean));
 }

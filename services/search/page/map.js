@@ -15,7 +15,7 @@ function baseLayers(map) {
 
 /** A map of one point, for the detail view. */
 export function miniMap(container, gps) {
-  const map = L.map(container, { worldCopyJump: true, attributionControl: false }).setView([gps.lat, gps.lon], 5);
+  const map = L.map(container, { worldCopyJump: true, attributionControl: false, maxZoom: 18 }).setView([gps.lat, gps.lon], 5);
   baseLayers(map);
   L.circleMarker([gps.lat, gps.lon], { radius: 7, color: '#b3261e' }).addTo(map);
   return map;
@@ -50,7 +50,7 @@ export class ResultMap {
 
   ensure() {
     if (this.map) return;
-    this.map = L.map(this.container, { worldCopyJump: true, attributionControl: false, minZoom: 1 }).setView([20, 0], 1);
+    this.map = L.map(this.container, { worldCopyJump: true, attributionControl: false, minZoom: 1, maxZoom: 18 }).setView([20, 0], 1);
     baseLayers(this.map);
     this.cluster = L.markerClusterGroup({ showCoverageOnHover: false });
     this.map.addLayer(this.cluster);

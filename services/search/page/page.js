@@ -112,7 +112,7 @@ function card(item, index) {
     : el('img', { src: thumb.url, alt: text(source && source.path), loading: 'lazy' });
   const node = el('button', { type: 'button', className: 'card', role: 'option', tabIndex: -1 }, [picture, el('span', { className: 'caption' }, [
     el('strong', { textContent: text(source && source.path) }),
-    el('span', { className: 'muted', textContent: [text(item.capturedAt), camera, item.gps ? '📍' : ''].filter(Boolean).join(' · ') }),
+    el('span', { className: 'muted', textContent: [text(item.capturedAt), camera, item.gps ? 'GPS' : ''].filter(Boolean).join(' · ') }),
   ])]);
   node.dataset.id = item.id;
   node.onclick = () => {
