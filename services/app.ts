@@ -5,6 +5,7 @@ import { createAdapters, type Adapters } from '../shared/adapters/adapters.facto
 import type { Config } from '../shared/config/config.schema';
 import { errorMessage } from '../shared/errors';
 import type { Logger } from '../shared/logging';
+import { countedIndex, countedStore, watchLag, watchSpool } from '../shared/metrics';
 import { ConsumerRunner } from '../shared/consumer/consumer.runner';
 import type { Subscription } from '../shared/ports/event-bus.port';
 import { DropFolderWatcher } from './ingest/drop-folder.watcher';
@@ -15,6 +16,7 @@ import { recoverOrphanUploads } from './ingest/orphan-uploads';
 import { Spool } from './ingest/spool';
 import { IndexerService } from './indexer/indexer.service';
 import { ProcessorService } from './processor/processor.service';
+import { OpsEndpoints, OpsHttpServer, type ReadinessPart } from './ops.http';
 import { SearchHttpServer } from './search/search.http';
 import { UrlSigner, loadUrlSecret } from './search/signed-urls';
 import { SourceHealth } from './search/source-health';
@@ -24,6 +26,8 @@ export interface App {
   /** Bound ports (useful when the config asked for 0). */
   ftpPort: number | null;
   httpPort: number | null;
+  /** The ops port (/metrics, /readyz), when `ops.port` asks for one. */
+  opsPort: number | null;
   /** Re-reads the FTPS certificate and key (SIGHUP); false when FTP is not served here or they did not load. */
   reloadTls(): boolean;
   stop(): Promise<void>;
@@ -37,18 +41,41 @@ export async function startApp(config: Readonly<Config>, logger: Logger): Promis
   const adapters = createAdapters(config, logger);
   const accounts = new AccountDirectory(config, adapters.store, { refreshMs: config.accountSync.refreshMs, logger });
   const runner = new ConsumerRunner({ bus: adapters.bus, failedTopic: config.bus.topics.failed, retry: config.consumers.retry, logger });
-  const deps = { config, accounts, runner, logger, ...adapters };
+  // Services see the store and index through counters of their failures (image_ingest_*_errors_total).
+  const deps = { config, accounts, runner, logger, ...adapters, store: countedStore(adapters.store), index: countedIndex(adapters.index) };
   const closers: (() => Promise<void>)[] = [];
   const subscriptions: Subscription[] = [];
   let ftpPort: number | null = null;
   let httpPort: number | null = null;
+  let opsPort: number | null = null;
   let reloadTls = () => false;
+  const runs = (service: Config['services'][number]) => config.services.includes(service);
+  const { topics, groups } = config.bus;
+  // The lag of the consumer groups this process is a member of, read from the bus on scrape.
+  const consumers = [
+    ...(runs('processor') ? [{ group: groups.processor, topics: [topics.ingested] }] : []),
+    ...(runs('indexer') ? [{ group: groups.indexer, topics: [topics.processed] }, { group: groups.failures, topics: [topics.failed] }] : []),
+  ];
+  const unwatchLag = watchLag(adapters.bus, consumers);
+  closers.push(async () => unwatchLag());
+  // Ready when what this process uses answers: every service publishes or consumes and reads the store; indexer and search need the index.
+  const checks: Partial<Record<ReadinessPart, () => Promise<void>>> = { bus: () => adapters.bus.ping(), store: () => adapters.store.ping() };
+  if (runs('indexer') || runs('search')) checks.index = () => adapters.index.ping();
+  const ops = new OpsEndpoints({ checks, timeoutMs: config.ops.readyTimeoutMs, logger });
 
   try {
     await accounts.start();
     closers.push(() => accounts.stop());
+    if (config.ops.port !== null) {
+      const server = new OpsHttpServer(ops, { host: config.ops.host, port: config.ops.port });
+      opsPort = (await server.listen()).port;
+      closers.push(() => server.close());
+    }
     if (config.services.includes('ingest')) {
-      const ingest = new IngestService({ ...deps, spool: new Spool(path.join(config.dataDir, 'spool'), { leaseMs: config.spool.leaseMs }) });
+      const spool = new Spool(path.join(config.dataDir, 'spool'), { leaseMs: config.spool.leaseMs });
+      const unwatchSpool = watchSpool(spool);
+      closers.push(async () => unwatchSpool());
+      const ingest = new IngestService({ ...deps, spool });
       const defender = new FtpDefender(config.ftp, { accounts, logger });
       closers.push(() => defender.close());
       const ftp = new FtpIngestServer({ ...deps, ingest, gate: defender });
@@ -84,7 +111,7 @@ export async function startApp(config: Readonly<Config>, logger: Logger): Promis
       closers.push(() => keys.stop());
       const signer = new UrlSigner(await loadUrlSecret(adapters.store, process.env, logger), config.http.signedUrlTtlSeconds);
       const sourceHealth = new SourceHealth({ accounts, index: adapters.index, logger });
-      const http = new SearchHttpServer({ ...deps, keys, signer, sourceHealth });
+      const http = new SearchHttpServer({ ...deps, keys, signer, sourceHealth, ops });
       httpPort = (await http.listen()).port;
       closers.push(() => http.close());
     }
@@ -99,6 +126,7 @@ export async function startApp(config: Readonly<Config>, logger: Logger): Promis
     adapters,
     ftpPort,
     httpPort,
+    opsPort,
     reloadTls: () => reloadTls(),
     async stop() {
       // Front doors first, then consumers finish what they hold, then the adapters close.

@@ -1,6 +1,7 @@
 import { loadConfig } from '../shared/config/config.loader';
 import { errorMessage } from '../shared/errors';
 import { createLogger } from '../shared/logging';
+import { startTracing } from '../shared/tracing';
 import { startApp } from './app';
 
 /**
@@ -17,9 +18,19 @@ async function main(): Promise<void> {
     process.exit(2);
   }
   const logger = createLogger(config.log.level);
+  // Before any service starts, so the first upload's spans are exported too.
+  const tracing = startTracing(process.env);
   const app = await startApp(config, logger);
   logger.info(
-    { services: config.services, adapters: config.adapters, ftp: `${config.ftp.host}:${app.ftpPort}`, http: app.httpPort && `http://${config.http.host}:${app.httpPort}/`, dataDir: config.dataDir },
+    {
+      services: config.services,
+      adapters: config.adapters,
+      ftp: `${config.ftp.host}:${app.ftpPort}`,
+      http: app.httpPort && `http://${config.http.host}:${app.httpPort}/`,
+      ops: app.opsPort && `http://${config.ops.host}:${app.opsPort}/metrics`,
+      tracesTo: process.env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT ?? process.env.OTEL_EXPORTER_OTLP_ENDPOINT ?? null,
+      dataDir: config.dataDir,
+    },
     'image ingest started',
   );
   let stopping = false;
@@ -27,13 +38,16 @@ async function main(): Promise<void> {
     if (stopping) return;
     stopping = true;
     logger.info({ signal }, 'shutting down');
-    app.stop().then(
-      () => process.exit(0),
-      (error: unknown) => {
-        logger.error({ err: errorMessage(error) }, 'shutdown failed');
-        process.exit(1);
-      },
-    );
+    app
+      .stop()
+      .then(() => tracing.shutdown())
+      .then(
+        () => process.exit(0),
+        (error: unknown) => {
+          logger.error({ err: errorMessage(error) }, 'shutdown failed');
+          process.exit(1);
+        },
+      );
   };
   process.on('SIGTERM', shutdown);
   process.on('SIGINT', shutdown);

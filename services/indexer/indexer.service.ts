@@ -1,6 +1,7 @@
 import type { Config } from '../../shared/config/config.schema';
 import type { ConsumerRunner } from '../../shared/consumer/consumer.runner';
 import type { Logger } from '../../shared/logging';
+import { uploadToSearchable } from '../../shared/metrics';
 import type { Subscription } from '../../shared/ports/event-bus.port';
 import type { ImageIndex } from '../../shared/ports/image-index.port';
 
@@ -31,9 +32,12 @@ export class IndexerService {
         topic: config.bus.topics.processed,
         role: 'processed',
         concurrency: config.indexer.concurrency,
-        handle: async (event, { offset }) => {
+        handle: async (event, { offset }, { trace }) => {
           await index.upsert(event);
-          this.logger.debug({ imageId: event.id, offset }, 'image indexed');
+          // From this delivery's receipt: a re-send is timed from its own upload, not the image's first.
+          const seconds = (Date.now() - Date.parse(event.source.receivedAt)) / 1000;
+          if (seconds >= 0) uploadToSearchable.observe(seconds);
+          this.logger.debug({ imageId: event.id, offset, traceId: trace.traceId }, 'image indexed');
           return { status: 'processed' };
         },
       }),
@@ -42,9 +46,10 @@ export class IndexerService {
         group: config.bus.groups.failures,
         topic: config.bus.topics.failed,
         role: 'failed',
-        handle: async (event) => {
+        handle: async (event, _message, { trace }) => {
           await index.recordFailure(event);
           if (event.id && event.image) await index.upsertFailed(event);
+          this.logger.debug({ imageId: event.id, code: event.error.code, traceId: trace.traceId }, 'dead letter recorded');
           return { status: 'processed' };
         },
       }),

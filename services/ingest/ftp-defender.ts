@@ -2,6 +2,7 @@ import { isIPv6 } from 'node:net';
 import { isAddressAllowed, networkMatcher, unmapIPv4, type Account, type AccountDirectory } from '../../shared/accounts';
 import type { Config } from '../../shared/config/config.schema';
 import type { Logger } from '../../shared/logging';
+import { ftpBans } from '../../shared/metrics';
 import { PasswordVerifier } from '../../shared/password-verifier';
 import type { FtpGate, Refusal } from './ftp-gate';
 
@@ -278,6 +279,7 @@ export class FtpDefender implements FtpGate {
     const until = now + Math.min(this.settings.banMs, this.settings.maxBanMs);
     this.bans.set(key, { until, score });
     this.counters.bans++;
+    ftpBans.inc();
     this.logger.warn({ address: key, score, until: new Date(until).toISOString() }, 'address banned');
     if (this.bans.size > this.settings.maxEntries) {
       // Forget the ban that ends soonest (an expired one first): the longest bans are the worst offenders.

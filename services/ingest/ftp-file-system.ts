@@ -13,8 +13,9 @@ import { IngestError, errorMessage, type ErrorCode } from '../../shared/errors';
 import type { Logger } from '../../shared/logging';
 import type { DeliveryNode, DeliveryRecord } from '../../shared/ports/delivery-record.port';
 import type { ObjectStore } from '../../shared/ports/object-store.port';
-import { ftpReply, ftpReplyForError } from './ftp-replies';
+import { ftpReply, ftpReplyForError, type FtpReply } from './ftp-replies';
 import { replyError } from './ftp-srv.internals';
+import { ftpRefusals, ftpReplySeconds } from '../../shared/metrics';
 import type { IngestService } from './ingest.service';
 
 export interface FtpFileSystemOptions {
@@ -70,6 +71,12 @@ const CLIENT_ERRORS: Record<string, { code: ErrorCode; text: (clientPath: string
 const DISK_FULL = new Set(['ENOSPC', 'EDQUOT']);
 
 const errnoOf = (error: unknown) => (error as NodeJS.ErrnoException | null)?.code;
+
+/** The error that makes ftp-srv send a refusal, counted by reply and code on its way out. */
+function refused(reply: FtpReply): Error {
+  ftpRefusals.inc({ reply: String(reply.code), code: reply.errorCode });
+  return replyError(reply);
+}
 
 /** Only "not there" is an answer; any other error is thrown. */
 const unlessMissing = (error: unknown) => {
@@ -204,11 +211,14 @@ export class IngestFileSystem extends FileSystem {
     };
     const stream = new UploadStream(fsPath, upload, hooks, async (sha256) => {
       if (temp) return null;
+      const replied = ftpReplySeconds.startTimer();
       await sleep(DISCONNECT_GRACE_MS);
       // ftp-srv reports the STOR as complete when the data socket closes, even if the client died mid-transfer.
       // Nobody hears the reply on a dead connection; the error only keeps ftp-srv from sending 226.
       if (!this.isConnected()) return new Error('client disconnected before the upload completed');
-      return this.accept(fsPath, clientPath, sha256);
+      const refusal = await this.accept(fsPath, clientPath, sha256);
+      replied({ reply: refusal ? String((refusal as { replyCode?: number }).replyCode ?? 451) : '226' });
+      return refusal;
     });
     this.uploads.add(stream);
     return { stream, clientPath };
@@ -293,7 +303,9 @@ export class IngestFileSystem extends FileSystem {
       }
       if (onDisk && !onDisk.isDirectory()) {
         if (this.options.isTempName(path.posix.basename(target.clientPath))) return;
+        const replied = ftpReplySeconds.startTimer();
         const error = await this.accept(target.fsPath, target.clientPath);
+        replied({ reply: error ? String((error as { replyCode?: number }).replyCode ?? 451) : '250' });
         if (error) throw error;
         return;
       }
@@ -349,7 +361,7 @@ export class IngestFileSystem extends FileSystem {
     try {
       const outcome = await this.options.ingest.accept(fsPath, source, { maxFileBytes: this.options.maxFileBytes, sha256 });
       // Ingest logged the rejection and writes its reason for the sender.
-      if (outcome.status === 'rejected') return replyError(ftpReply(outcome.code, outcome.reason));
+      if (outcome.status === 'rejected') return refused(ftpReply(outcome.code, outcome.reason));
       // Ingest recorded the delivery in the view before this reply.
       return null;
     } catch (error) {
@@ -393,7 +405,7 @@ export class IngestFileSystem extends FileSystem {
    */
   private async resolve(fileName: string): Promise<{ clientPath: string; fsPath: string }> {
     if (fileName.split(/[\\/]/).includes('..') || fileName.includes('\0')) {
-      throw replyError(ftpReply('NAME_NOT_ALLOWED', '".." and NUL are not allowed in file names'));
+      throw refused(ftpReply('NAME_NOT_ALLOWED', '".." and NUL are not allowed in file names'));
     }
     const clientPath = path.posix.resolve('/', this.cwd, fileName.replace(/\\/g, '/'));
     const fsPath = path.join(this.home, clientPath);
@@ -423,7 +435,7 @@ export class IngestFileSystem extends FileSystem {
   }
 
   private refusal(code: ErrorCode, message: string): Error {
-    return replyError(ftpReply(code, message));
+    return refused(ftpReply(code, message));
   }
 
   /**
@@ -440,7 +452,7 @@ export class IngestFileSystem extends FileSystem {
     const message = action === 'upload' ? 'upload not taken' : 'file command failed';
     if (error instanceof IngestError || DISK_FULL.has(errnoOf(error) ?? '')) this.options.logger.warn({ ...context, code: (error as { code?: string }).code }, message);
     else this.options.logger.error(context, message);
-    return replyError(reply);
+    return refused(reply);
   }
 
   private source(clientPath: string): ImageSource {

@@ -9,6 +9,8 @@ export interface FtpReply {
   code: 451 | 452 | 550;
   /** One line, without the code: "CODE: text". */
   text: string;
+  /** The error code the text starts with, for counting refusals. */
+  errorCode: ErrorCode;
 }
 
 /**
@@ -47,14 +49,14 @@ export const FTP_REPLIES: Record<ErrorCode, ReplyRule> = {
 };
 
 /** The upload could not be written where it lands: nothing was taken, so the sender must resend. */
-const DISK_FULL: FtpReply = { code: 452, text: `no space left to receive the upload; ${AGAIN}` };
+const DISK_FULL: FtpReply = { code: 452, text: `no space left to receive the upload; ${AGAIN}`, errorCode: 'DISK_FULL' };
 
 /** The reply for an ingest outcome's code and reason (a rejection) or for an error code and message. */
 export function ftpReply(code: ErrorCode, message: string): FtpReply {
   const rule = FTP_REPLIES[code];
-  if ('retry' in rule) return { code: 451, text: `${code}: ${rule.retry}` };
+  if ('retry' in rule) return { code: 451, text: `${code}: ${rule.retry}`, errorCode: code };
   // A reply is one line (RFC 959 §4.2); the client's own file name may be in the reason.
-  return { code: 550, text: `${code}: ${message.replace(/\s+/g, ' ').trim()}` };
+  return { code: 550, text: `${code}: ${message.replace(/\s+/g, ' ').trim()}`, errorCode: code };
 }
 
 /** The reply for anything thrown while receiving or ingesting an upload; what is not an IngestError is internal. */

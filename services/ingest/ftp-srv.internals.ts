@@ -14,7 +14,7 @@ import type { Refusal } from './ftp-gate';
  * src/helpers/reply-error.js sends an error's `replyCode` when it is 4xx or 5xx (never a success),
  * with its message as the text, for STOR/APPE/STOU, RETR, RNTO and every other file command.
  */
-export function replyError(reply: FtpReply): Error {
+export function replyError(reply: Pick<FtpReply, 'code' | 'text'>): Error {
   return Object.assign(new Error(reply.text), { replyCode: reply.code });
 }
 

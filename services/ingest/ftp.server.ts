@@ -7,6 +7,7 @@ import { AccountDirectory, networkMatcher, unmapIPv4 } from '../../shared/accoun
 import type { Config } from '../../shared/config/config.schema';
 import { IngestError, errorMessage } from '../../shared/errors';
 import type { Logger } from '../../shared/logging';
+import { ftpSessions } from '../../shared/metrics';
 import type { DeliveryRecord } from '../../shared/ports/delivery-record.port';
 import type { ObjectStore } from '../../shared/ports/object-store.port';
 import { IngestFileSystem } from './ftp-file-system';
@@ -176,6 +177,7 @@ export class FtpIngestServer {
   private wire(server: FtpSrv): void {
     server.on('connect', ({ connection }) => {
       this.sessions.set(connection, { address: unmapIPv4(connection.ip), account: null, attempts: 0 });
+      ftpSessions.inc();
     });
     server.on('disconnect', ({ connection }) => this.release(connection));
     server.on('abuse', ({ address, reason }) => {
@@ -202,6 +204,7 @@ export class FtpIngestServer {
     const session = this.sessions.get(connection);
     if (!session) return;
     this.sessions.delete(connection);
+    ftpSessions.dec();
     this.gate.release(session.address, session.account);
   }
 

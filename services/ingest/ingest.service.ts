@@ -9,11 +9,13 @@ import { IngestError, errorMessage, type ErrorCode } from '../../shared/errors';
 import { IMAGE_TYPE_INFO, isComplete, sniffFileType, type ImageType } from '../../shared/image/image-type';
 import { originalKey } from '../../shared/image/object-keys';
 import type { Logger } from '../../shared/logging';
+import { deadLetters, lastUpload, uploadBytes, uploads } from '../../shared/metrics';
 import type { DeliveryRecord } from '../../shared/ports/delivery-record.port';
 import type { EventBus } from '../../shared/ports/event-bus.port';
 import type { DeliveryMove } from '../../shared/ports/delivery-record.port';
 import type { ObjectStore } from '../../shared/ports/object-store.port';
 import { withRetry, type RetryOptions } from '../../shared/retry';
+import { startSpan } from '../../shared/tracing';
 import type { ClaimOptions, Spool, SpoolEntry } from './spool';
 
 export type IngestOutcome =
@@ -100,8 +102,15 @@ export class IngestService {
       original: { key, bytes, contentType, location: this.deps.store.locate(key) },
       policy: this.deps.accounts.policy(from.account),
     };
-    const log = this.logger.child({ account: from.account, path: move.to, renamedFrom: move.from, imageId: id });
-    await withRetry(() => this.deps.bus.publish(this.deps.config.bus.topics.ingested, id, event), senderRetry(log, 'bus unavailable, retrying'));
+    const span = startSpan(`ingest ${this.deps.config.bus.topics.ingested}`, { kind: 'producer', attributes: { 'image.id': id, 'image.account': from.account } });
+    const log = this.logger.child({ account: from.account, path: move.to, renamedFrom: move.from, imageId: id, traceId: span.traceId });
+    try {
+      await withRetry(() => this.deps.bus.publish(this.deps.config.bus.topics.ingested, id, event, span.headers), senderRetry(log, 'bus unavailable, retrying'));
+    } catch (error) {
+      span.end(error);
+      throw error;
+    }
+    span.end();
     log.info('rename announced');
   }
 
@@ -149,14 +158,32 @@ export class IngestService {
     }
   }
 
+  /** One trace per upload: it starts here and follows the image through every service. */
   private async ingestOnce(entry: SpoolEntry): Promise<IngestOutcome> {
-    const log = this.logger.child({ account: entry.source.account, path: entry.source.path });
+    const { account, protocol } = entry.source;
+    const span = startSpan(`ingest ${this.deps.config.bus.topics.ingested}`, { kind: 'producer', attributes: { 'image.account': account, 'image.protocol': protocol } });
+    try {
+      const outcome = await this.ingestTraced(entry, span.headers, this.logger.child({ account, path: entry.source.path, traceId: span.traceId }));
+      span.end(outcome.status === 'rejected' ? new IngestError(outcome.code, outcome.reason) : undefined);
+      if (outcome.status === 'ingested') {
+        uploads.inc({ account, protocol });
+        uploadBytes.inc({ account, protocol }, outcome.bytes);
+        lastUpload.set({ account }, Date.now() / 1000);
+      }
+      return outcome;
+    } catch (error) {
+      span.end(error);
+      throw error;
+    }
+  }
+
+  private async ingestTraced(entry: SpoolEntry, headers: Record<string, string>, log: Logger): Promise<IngestOutcome> {
     let checked: Checked;
     try {
       checked = await this.check(entry);
     } catch (error) {
       if (!(error instanceof IngestError) || error.retriable) throw error;
-      await this.reject(entry, error, log);
+      await this.reject(entry, error, log, headers);
       return { status: 'rejected', code: error.code, reason: error.message };
     }
     const { id, type, bytes } = checked;
@@ -177,7 +204,7 @@ export class IngestService {
       original: { key, bytes, contentType, location: this.deps.store.locate(key) },
       policy: this.deps.accounts.policy(entry.source.account),
     };
-    await withRetry(() => this.deps.bus.publish(this.deps.config.bus.topics.ingested, id, event), retry);
+    await withRetry(() => this.deps.bus.publish(this.deps.config.bus.topics.ingested, id, event, headers), retry);
     if (FTP_PROTOCOLS.has(entry.source.protocol)) {
       // Before the 226, so a client that checks with SIZE or LIST right after sees the file. The
       // image is stored and announced by now: a record that cannot be written (its index is down)
@@ -212,7 +239,7 @@ export class IngestService {
     }
   }
 
-  private async reject(entry: SpoolEntry, error: IngestError, log: Logger): Promise<void> {
+  private async reject(entry: SpoolEntry, error: IngestError, log: Logger, headers: Record<string, string>): Promise<void> {
     const id = entry.sha256 ?? (await sha256(entry.dataPath).catch(() => null));
     const kept = await this.deps.spool.quarantine(entry, error.code, error.message);
     log.warn({ code: error.code, reason: error.message, quarantined: kept }, 'upload rejected');
@@ -225,9 +252,10 @@ export class IngestService {
       source: entry.source,
       failedAt: new Date().toISOString(),
     };
+    deadLetters.inc({ stage: 'ingest', code: error.code });
     // The sender already hears the reason; the dead letter is for operators, so an outage must not hide the reply.
     await this.deps.bus
-      .publish(this.deps.config.bus.topics.failed, id ?? `${entry.source.account}:${entry.source.path}`, dead)
+      .publish(this.deps.config.bus.topics.failed, id ?? `${entry.source.account}:${entry.source.path}`, dead, headers)
       .catch((publishError: unknown) => log.error({ err: errorMessage(publishError) }, 'dead letter not published'));
   }
 }

@@ -87,6 +87,12 @@ export class Spool {
     return { id, dataPath, source, maxFileBytes, sha256, lease };
   }
 
+  /** Entries waiting or being ingested: one journal each, whoever holds them. */
+  async depth(): Promise<number> {
+    const names = await fs.readdir(this.dir).catch(() => [] as string[]);
+    return names.filter((name) => name.endsWith('.json')).length;
+  }
+
   /** The entry is done (stored and announced): its files go, then its lease. */
   async release(entry: SpoolEntry): Promise<void> {
     await fs.rm(entry.dataPath, { force: true });

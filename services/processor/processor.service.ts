@@ -11,11 +11,13 @@ import {
 } from '../../shared/contracts/events';
 import type { ConsumerRunner, HandlerOutcome } from '../../shared/consumer/consumer.runner';
 import { IngestError, isRetriable } from '../../shared/errors';
+import { processingSeconds, type ProcessingStage } from '../../shared/metrics';
 import { IMAGE_TYPE_INFO, IMAGE_TYPES, type ImageType } from '../../shared/image/image-type';
 import { manifestKey, renditionKey } from '../../shared/image/object-keys';
 import type { Logger } from '../../shared/logging';
 import type { EventBus, Subscription } from '../../shared/ports/event-bus.port';
 import type { ObjectStore } from '../../shared/ports/object-store.port';
+import type { TraceContext } from '../../shared/tracing';
 import { extractMetadata, type ExtractedMetadata } from './exif.extractor';
 import { renderImage } from './image.renderer';
 
@@ -60,6 +62,16 @@ function keptExif(meta: ExtractedMetadata): Record<string, Record<string, string
   return { IFD0: ifd0, IFD2: exif };
 }
 
+/** Runs one stage of processing and records how long it took, failed or not. */
+async function timed<T>(stage: ProcessingStage, work: () => Promise<T>): Promise<T> {
+  const end = processingSeconds.startTimer({ stage });
+  try {
+    return await work();
+  } finally {
+    end();
+  }
+}
+
 /** Turns an ingested original into metadata and renditions: `images.ingested` → `images.processed`. */
 export class ProcessorService {
   private readonly logger: Logger;
@@ -76,7 +88,7 @@ export class ProcessorService {
       topic: config.bus.topics.ingested,
       role: 'ingested',
       concurrency: config.processor.concurrency,
-      handle: (event) => this.handle(event),
+      handle: (event, _message, { trace }) => this.handle(event, trace),
     });
   }
 
@@ -84,9 +96,9 @@ export class ProcessorService {
    * Processed, or failed for good (the runner dead-letters it; the image is still indexed with what
    * could be read). Transient faults (store or bus down) are thrown for the runner to retry.
    */
-  async handle(event: ImageIngestedEvent): Promise<HandlerOutcome> {
+  async handle(event: ImageIngestedEvent, trace?: TraceContext): Promise<HandlerOutcome> {
     const started = performance.now();
-    const log = this.logger.child({ imageId: event.id, account: event.source.account });
+    const log = this.logger.child({ imageId: event.id, account: event.source.account, traceId: trace?.traceId });
     // Events from before policies travelled carry none: the account's current one is the best guess.
     const policy = event.policy ?? this.deps.accounts.policy(event.source.account);
     const key = manifestKey(event.id, policyHash(policy));
@@ -109,7 +121,8 @@ export class ProcessorService {
       processedAt: new Date().toISOString(),
       processingMs: Math.round(performance.now() - started),
     };
-    await this.deps.bus.publish(this.deps.config.bus.topics.processed, event.id, processed);
+    await this.deps.bus.publish(this.deps.config.bus.topics.processed, event.id, processed, trace?.headers);
+    processingSeconds.observe({ stage: 'total' }, (performance.now() - started) / 1000);
     log.info({ ms: processed.processingMs, renditions: processed.renditions.length, reused }, 'image processed');
     return { status: 'processed' };
   }
@@ -127,20 +140,21 @@ export class ProcessorService {
   private async process(event: ImageIngestedEvent, policy: ProcessingPolicy): Promise<{ manifest: Manifest } | { failure: IngestError; image: FailedImage }> {
     const { config, store } = this.deps;
     // By path, not in memory: originals can be hundreds of megabytes and several are processed at once.
-    const original = await store.getFile(event.original.key);
+    const original = await timed('read', () => store.getFile(event.original.key));
     let metadata: ExtractedMetadata | null = null;
     try {
       const type = imageType(event.original.contentType);
-      metadata = await extractMetadata(original.path, type);
-      const rendered = await renderImage({
+      const read = await timed('metadata', () => extractMetadata(original.path, type));
+      metadata = read;
+      const rendered = await timed('render', () => renderImage({
         input: original.path,
         type,
         crop: policy.crop ?? undefined,
         renditions: policy.renditions,
         limits: config.limits,
-        keptExif: keptExif(metadata),
-      });
-      const stored: Rendition[] = await Promise.all(
+        keptExif: keptExif(read),
+      }));
+      const stored: Rendition[] = await timed('write', () => Promise.all(
         rendered.outputs.map(async (output) => {
           const key = renditionKey(event.id, output.name, EXTENSIONS[output.format]);
           const object = await store.put(key, output.data, output.contentType);
@@ -155,7 +169,7 @@ export class ProcessorService {
             location: store.locate(key),
           };
         }),
-      );
+      ));
       return {
         manifest: {
           ...metadata,

@@ -7,10 +7,12 @@ import { roleAllows, type ApiKeyDirectory, type ApiRole } from '../../shared/api
 import type { Config } from '../../shared/config/config.schema';
 import { IngestError, errorMessage } from '../../shared/errors';
 import type { Logger } from '../../shared/logging';
+import { httpResponses } from '../../shared/metrics';
 import { PACKAGE_ROOT } from '../../shared/paths';
 import type { ImageDocument, ImageIndex, ImageQuery } from '../../shared/ports/image-index.port';
 import { distanceFrom } from '../../shared/search-results';
 import type { ObjectStore } from '../../shared/ports/object-store.port';
+import type { OpsEndpoints } from '../ops.http';
 import { matchesEtag, parseRange } from './byte-range';
 import { OPENAPI_DOCUMENT } from './openapi';
 import { pageAsset } from './page-assets';
@@ -27,6 +29,8 @@ export interface SearchDeps {
   signer: UrlSigner;
   /** Quiet cameras; without it `/api/sources/health` answers 404. */
   sourceHealth?: SourceHealthReporter;
+  /** /metrics and /readyz; without it they answer 404. */
+  ops?: OpsEndpoints;
 }
 
 const ID = /^[0-9a-f]{64}$/;
@@ -158,6 +162,7 @@ export class SearchHttpServer {
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://localhost');
+    res.once('finish', () => httpResponses.inc({ class: `${Math.floor(res.statusCode / 100)}xx` }));
     try {
       if (req.method !== 'GET' && req.method !== 'HEAD') throw new HttpError(405, 'only GET and HEAD');
       await this.route(url, req, res);
@@ -181,6 +186,13 @@ export class SearchHttpServer {
       return;
     }
     if (url.pathname === '/healthz') return this.json(res, 200, { status: 'ok' });
+    // Open like /healthz: it names failing parts by error code only, never a host.
+    if (url.pathname === '/readyz' && this.deps.ops) return this.deps.ops.serveReadiness(res);
+    // Label values name accounts and cameras: the operator key, when keys are needed at all.
+    if (url.pathname === '/metrics' && this.deps.ops) {
+      this.authorize(req, 'operator');
+      return this.deps.ops.serveMetrics(res);
+    }
     // What the page needs from the configuration, no secrets: open like the page.
     if (url.pathname === '/page-config.json') return this.json(res, 200, { mapTileUrl: this.deps.config.http.mapTileUrl ?? null });
     if (parts[0] === 'assets' && parts.length === 2) {

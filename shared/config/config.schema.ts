@@ -222,6 +222,20 @@ export const configSchema = z
       })
       .strict()
       .transform((http) => ({ ...http, auth: http.auth ?? (isLoopbackHost(http.host) ? 'none' : 'key') })),
+    /**
+     * The operators' port: /metrics, /readyz and /healthz without a key, for processes that do not
+     * serve the search API (ingest, processor or indexer alone). null: none; the search service's own
+     * port answers the same paths.
+     */
+    ops: z
+      .object({
+        host: z.string().min(1).default('127.0.0.1'),
+        port: listenPort.nullable().default(null),
+        /** How long /readyz waits for each of bus, store and index before it calls that part not ready. */
+        readyTimeoutMs: positiveInt.max(60_000).default(2_000),
+      })
+      .strict()
+      .default({}),
     dropFolders: z.object({ sweepIntervalMs: positiveInt, stableMs: z.coerce.number().int().min(0) }).strict(),
     limits: z
       .object({ maxFileBytes: positiveInt, maxPixels: positiveInt, failOn: z.enum(FAIL_ON) })
@@ -312,6 +326,10 @@ export const configSchema = z
     }
     if (config.ftp.port !== 0 && config.ftp.port === config.http.port && config.ftp.host === config.http.host) {
       issue(['http', 'port'], 'must differ from ftp.port');
+    }
+    if (config.ops.port) {
+      if (config.ops.port === config.ftp.port) issue(['ops', 'port'], 'must differ from ftp.port');
+      if (config.ops.port === config.http.port && config.services.includes('search')) issue(['ops', 'port'], 'must differ from http.port');
     }
     if ((config.ftp.tls.certFile === null) !== (config.ftp.tls.keyFile === null)) {
       issue(['ftp', 'tls'], 'certFile and keyFile go together');

@@ -3,8 +3,10 @@ import { SCHEMAS, type EventByRole, type FailedImage, type FailureStage, type Im
 import { eventProblems } from '../contracts/validate';
 import { IngestError, errorMessage, isProgrammingError, isRetriable, type ErrorCode } from '../errors';
 import type { Logger } from '../logging';
+import { deadLetters } from '../metrics';
 import type { BusMessage, DeliveryContext, EventBus, Subscription } from '../ports/event-bus.port';
 import { backoffDelay } from '../retry';
+import { startSpan, type TraceContext } from '../tracing';
 
 /** What a handler made of a message. Expected outcomes are values; a throw is for the unexpected. */
 export type HandlerOutcome =
@@ -12,6 +14,12 @@ export type HandlerOutcome =
   | { status: 'skipped'; reason: string }
   /** Permanent: the runner publishes a dead letter (with `image` when the original could still be described) and commits. */
   | { status: 'failed'; error: IngestError; image?: FailedImage };
+
+/** What a handler holds besides the message: the delivery, and the trace it continues. */
+export interface HandlerContext extends DeliveryContext {
+  /** The message's trace, continued by this handler: its id for log lines, its headers for what the handler publishes. */
+  trace: TraceContext;
+}
 
 export interface ConsumerSpec<R extends TopicRole> {
   /** Which stage the dead letters name. */
@@ -21,7 +29,7 @@ export interface ConsumerSpec<R extends TopicRole> {
   /** The topic's event type: every message is checked against its JSON Schema before the handler sees it. */
   role: R;
   concurrency?: number;
-  handle(event: EventByRole[R], message: BusMessage<EventByRole[R]>, context: DeliveryContext): Promise<HandlerOutcome>;
+  handle(event: EventByRole[R], message: BusMessage<EventByRole[R]>, context: HandlerContext): Promise<HandlerOutcome>;
 }
 
 export interface RetryPolicy {
@@ -79,8 +87,26 @@ export class ConsumerRunner {
   }
 
   /** Resolves when the message may be committed; rejects only when the delivery was called off. */
-  async run<R extends TopicRole>(spec: ConsumerSpec<R>, message: BusMessage<EventByRole[R]>, context: DeliveryContext): Promise<void> {
-    const where = { group: spec.group, topic: message.topic, partition: message.partition, offset: message.offset, key: message.key };
+  async run<R extends TopicRole>(spec: ConsumerSpec<R>, message: BusMessage<EventByRole[R]>, delivery: DeliveryContext): Promise<void> {
+    const span = startSpan(`${spec.stage} ${message.topic}`, {
+      kind: 'consumer',
+      parent: message.headers,
+      attributes: { 'messaging.destination.name': message.topic, 'messaging.consumer.group.name': spec.group, 'messaging.message.id': message.key },
+    });
+    const context: HandlerContext = { ...delivery, trace: { traceId: span.traceId, headers: span.headers } };
+    let failure: unknown;
+    try {
+      await this.attempt(spec, message, context);
+    } catch (error) {
+      failure = error;
+      throw error;
+    } finally {
+      span.end(failure);
+    }
+  }
+
+  private async attempt<R extends TopicRole>(spec: ConsumerSpec<R>, message: BusMessage<EventByRole[R]>, context: HandlerContext): Promise<void> {
+    const where = { group: spec.group, topic: message.topic, partition: message.partition, offset: message.offset, key: message.key, traceId: context.trace.traceId };
     const problems = eventProblems(spec.role, message.value);
     if (problems) {
       const error = new IngestError('INVALID_EVENT', `not a valid ${SCHEMAS[spec.role]} event: ${problems}`);
@@ -123,12 +149,20 @@ export class ConsumerRunner {
   private async deadLetter<R extends TopicRole>(
     spec: ConsumerSpec<R>,
     message: BusMessage<EventByRole[R]>,
-    context: DeliveryContext,
+    context: HandlerContext,
     failure: { error: IngestError; attempts: number; image?: FailedImage },
   ): Promise<void> {
-    const log = this.logger.child({ group: spec.group, topic: message.topic, partition: message.partition, offset: message.offset, imageId: idOf(message.value) });
+    const log = this.logger.child({
+      group: spec.group,
+      topic: message.topic,
+      partition: message.partition,
+      offset: message.offset,
+      imageId: idOf(message.value),
+      traceId: context.trace.traceId,
+    });
     log.warn({ code: failure.error.code, attempts: failure.attempts, err: failure.error.message }, 'message dead-lettered');
     if (message.topic === this.deps.failedTopic) return; // a dead letter about a dead letter would loop
+    deadLetters.inc({ stage: spec.stage, code: failure.error.code });
     const failedAt = new Date().toISOString();
     const dead: ImageFailedEvent = {
       schema: SCHEMAS.failed,
@@ -143,7 +177,7 @@ export class ConsumerRunner {
     };
     for (let attempt = 1; ; attempt++) {
       try {
-        await this.whileHeartbeating(context, () => this.deps.bus.publish(this.deps.failedTopic, dead.id ?? message.key, dead));
+        await this.whileHeartbeating(context, () => this.deps.bus.publish(this.deps.failedTopic, dead.id ?? message.key, dead, context.trace.headers));
         return;
       } catch (error) {
         if (context.signal.aborted) throw error;
