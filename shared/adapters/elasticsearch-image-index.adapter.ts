@@ -288,14 +288,23 @@ export class ElasticsearchImageIndex implements ImageIndex {
 
   async deleteFailures(before: Date): Promise<number> {
     await this.ensureIndices();
+    // Search then bulk delete, not _delete_by_query: that lives in the reindex module, which a
+    // cluster built from the core Maven artifacts (the integration stack) does not load.
     try {
-      const result = await this.client.deleteByQuery({
-        index: this.failuresIndex,
-        query: { range: { failedAt: { lt: before.toISOString() } } },
-        refresh: true,
-        conflicts: 'proceed',
-      });
-      return result.deleted ?? 0;
+      let deleted = 0;
+      for (;;) {
+        const found = await this.client.search({
+          index: this.failuresIndex,
+          query: { range: { failedAt: { lt: before.toISOString() } } },
+          _source: false,
+          size: 1000,
+        });
+        const ids = found.hits.hits.map((hit) => hit._id!);
+        if (ids.length === 0) return deleted;
+        const result = await this.client.bulk({ operations: ids.map((id) => ({ delete: { _index: this.failuresIndex, _id: id } })), refresh: true });
+        deleted += result.items.filter((item) => item.delete?.result === 'deleted').length;
+        if (result.errors) throw new Error(`${result.items.find((item) => item.delete?.error)?.delete?.error?.reason ?? 'bulk delete failed'}`);
+      }
     } catch (error) {
       throw indexError('delete failures', error);
     }
