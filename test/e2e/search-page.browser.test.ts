@@ -1,3 +1,5 @@
+// The functions handed to page.evaluate run in the browser: they are typed against the DOM.
+/// <reference lib="dom" />
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
@@ -198,7 +200,7 @@ describe('the analysts\' page in a real browser, against the embedded app', () =
     await expect(detail.locator('h2').innerText()).resolves.toBe('/nyc/DSC_0003.JPG');
     const meta = await detail.locator('.detail-meta').innerText();
     for (const value of ['NIKON Z 6', '2023-03-05T09:30:00', 'harbour, ferry', 'Morning ferry', '40.712800, -74.006000', 'processed']) expect(meta).toContain(value);
-    await page.waitForFunction(() => [...document.querySelectorAll<HTMLImageElement>('#detail img.preview')].every((img) => img.complete && img.naturalWidth > 0));
+    await page.waitForFunction(() => Array.from(document.querySelectorAll<HTMLImageElement>('#detail img.preview')).every((img) => img.complete && img.naturalWidth > 0));
     expect(await detail.locator('.mini-map.leaflet-container').count()).toBe(1);
     expect(await detail.locator('table.sources').innerText()).toMatch(/cam1\s+\/nyc\/DSC_0003\.JPG\s+ftp/);
     expect(await detail.locator('table.locations tbody tr').count()).toBe(3);
