@@ -88,6 +88,8 @@ function renderHistogram(captured, sample, navigate) {
   const svg = document.createElementNS(SVG, 'svg');
   svg.setAttribute('viewBox', `0 0 ${width} ${height}`);
   svg.setAttribute('class', 'histogram');
+  // The bars stretch to the sidebar's width, whatever the screen.
+  svg.setAttribute('preserveAspectRatio', 'none');
   svg.setAttribute('role', 'img');
   svg.setAttribute('aria-label', `images by capture ${interval}; drag to choose a time span`);
   buckets.forEach((bucket, i) => {
