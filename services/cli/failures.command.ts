@@ -1,4 +1,5 @@
-import { SCHEMAS, type ImageFailedEvent, type ImageIngestedEvent } from '../../shared/contracts/events';
+import { SCHEMAS, type FailedImage, type ImageFailedEvent, type ImageIngestedEvent } from '../../shared/contracts/events';
+import { originalKey } from '../../shared/image/object-keys';
 import { UsageError, parseCommandArgs, parseCount, parseSince, startProgress, type CommandContext } from './cli.io';
 
 export const FAILURES_USAGE = `  npm run cli -- failures list [--code C] [--since 7d|ISO] [--limit N]
@@ -41,8 +42,8 @@ export async function redriveOf(ctx: CommandContext, failure: ImageFailedEvent):
   const { adapters, accounts } = ctx;
   const doc = await adapters.index.get(failure.id);
   if (doc?.status === 'processed' && doc.processedAt && doc.processedAt > failure.failedAt) return { reason: 'processed since it failed' };
-  const described = failure.image ?? (doc ? { receivedAt: doc.receivedAt, original: doc.original } : undefined);
-  if (!described?.original) return { reason: 'the dead letter and the index name no stored original' };
+  const described = failure.image ?? (doc ? { receivedAt: doc.receivedAt, original: doc.original } : await storedOriginal(ctx, failure.id, failure.source.receivedAt));
+  if (!described?.original) return { reason: 'no original of it is stored (neither the dead letter nor the index names one, and none is under originals/)' };
   if (!(await adapters.store.head(described.original.key))) return { reason: `original ${described.original.key} is not in the store` };
   const { source } = failure;
   if (!source.account) return { reason: 'the dead letter names no account, so no policy to apply' };
@@ -56,6 +57,17 @@ export async function redriveOf(ctx: CommandContext, failure: ImageFailedEvent):
       policy: accounts.policy(source.account),
     },
   };
+}
+
+/** The original stored under the image's id, whatever its extension: for a dead letter that names none and an image never indexed. */
+async function storedOriginal(ctx: CommandContext, id: string, receivedAt: string): Promise<FailedImage | undefined> {
+  const { store } = ctx.adapters;
+  const prefix = originalKey(id, '');
+  for await (const object of store.list(prefix)) {
+    const head = await store.head(object.key);
+    if (head) return { receivedAt, original: { key: head.key, bytes: head.bytes, contentType: head.contentType, location: store.locate(head.key) } };
+  }
+  return undefined;
 }
 
 /** `cli failures list|redrive`: the dead letters the index keeps (the failed topic's indexer-failures consumer). */

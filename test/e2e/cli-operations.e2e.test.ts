@@ -146,10 +146,23 @@ describe('the operations CLI against the running embedded product', () => {
       source: { ...source, path: '/notes.txt' },
       failedAt: receivedAt,
     };
+    // An indexer failure that names no original and left no document: the original is found in the store.
+    const unindexedBytes = await cameraJpeg({ make: 'Canon', model: 'EOS 6D', seed: 4 });
+    const unindexed = sha256(unindexedBytes);
+    await store.put(originalKey(unindexed, 'jpg'), unindexedBytes, 'image/jpeg');
+    const { image: _described, ...bare } = failed;
+    const indexerFailure: ImageFailedEvent = {
+      ...bare,
+      id: unindexed,
+      stage: 'indexer',
+      error: { code: 'INDEX_REJECTED', message: 'mapping conflict' },
+      source: { ...source, path: '/lost.jpg' },
+    };
     await bus.publish(t.config.bus.topics.failed, id, failed);
     await bus.publish(t.config.bus.topics.failed, 'x', refused);
+    await bus.publish(t.config.bus.topics.failed, unindexed, indexerFailure);
     await waitFor(async () => (await t.app.adapters.index.get(id))?.status === 'failed', 20_000, 'the failed image indexed');
-    await waitFor(async () => (await t.app.adapters.index.failures(10)).length >= 2, 20_000, 'two dead letters');
+    await waitFor(async () => (await t.app.adapters.index.failures(10)).length >= 3, 20_000, 'three dead letters');
 
     const list = context();
     expect(await failuresCommand(list.ctx, ['list', '--code', 'CORRUPT_IMAGE', '--since', '1d'])).toBe(0);
@@ -158,7 +171,7 @@ describe('the operations CLI against the running embedded product', () => {
 
     const dry = context();
     expect(await failuresCommand(dry.ctx, ['redrive', '--dry-run'])).toBe(0);
-    expect(dry.captured.out.at(-1)).toMatch(/^1 would re-drive to images\.ingested, 1 not re-driven/);
+    expect(dry.captured.out.at(-1)).toMatch(/^2 would re-drive to images\.ingested, 1 not re-driven/);
     expect((await t.app.adapters.index.get(id))!.status).toBe('failed');
 
     const redrive = context();
@@ -166,6 +179,8 @@ describe('the operations CLI against the running embedded product', () => {
     expect(redrive.captured.out).toContainEqual(expect.stringMatching(new RegExp(`^re-driven\tprocessor\tCORRUPT_IMAGE\t${id}`)));
     expect(redrive.captured.out).toContainEqual(expect.stringMatching(/^not re-driven\tingest\tNOT_AN_IMAGE.*the sender must send the file again$/));
     await waitFor(async () => (await t.app.adapters.index.get(id))?.status === 'processed', 20_000, 'the re-driven image processed');
+    await waitFor(async () => (await t.app.adapters.index.get(unindexed))?.status === 'processed', 20_000, 'the lost image processed');
+    expect((await t.app.adapters.index.get(unindexed))!.sources[0].path).toBe('/lost.jpg');
 
     // Processed since: a second redrive leaves it alone.
     const again = context();
