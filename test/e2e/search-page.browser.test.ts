@@ -3,9 +3,12 @@
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import sharp from 'sharp';
 import { keysCommand } from '../../services/cli/keys.command';
 import { PACKAGE_ROOT } from '../../shared/paths';
 import { cameraJpeg } from '../helpers/fixtures';
@@ -46,6 +49,9 @@ describe('the analysts\' page in a real browser, against the embedded app', () =
   const problems: string[] = [];
   const ids = new Map<string, string>();
   const started = Date.now();
+  // A tile server of our own on 127.0.0.1 stands for http.mapTileUrl's: every tile a plain square.
+  let tiles: Server;
+  const tilesServed: string[] = [];
 
   const shot = (name: string) => page.screenshot({ path: path.join(SHOTS, `${name}.png`), fullPage: true });
   const status = () => page.locator('#status').innerText();
@@ -56,7 +62,15 @@ describe('the analysts\' page in a real browser, against the embedded app', () =
 
   beforeAll(async () => {
     mkdirSync(SHOTS, { recursive: true });
-    t = await startTestApp({ http: { auth: 'key' } });
+    const tile = await sharp({ create: { width: 256, height: 256, channels: 3, background: '#b9d3a6' } }).png().toBuffer();
+    tiles = createServer((req, res) => {
+      tilesServed.push(req.url ?? '');
+      res.writeHead(200, { 'content-type': 'image/png', 'content-length': tile.length });
+      res.end(tile);
+    });
+    await new Promise<void>((resolve) => tiles.listen(0, '127.0.0.1', resolve));
+    const mapTileUrl = `http://127.0.0.1:${(tiles.address() as AddressInfo).port}/tiles/{z}/{x}/{y}.png`;
+    t = await startTestApp({ http: { auth: 'key', mapTileUrl } });
     analyst = (await keysCommand(t.app.adapters.store, ['add', 'page-analyst', '--role', 'analyst'])).stdout[0];
     operator = (await keysCommand(t.app.adapters.store, ['add', 'page-operator', '--role', 'operator'])).stdout[0];
     for (const upload of UPLOADS) {
@@ -91,7 +105,11 @@ describe('the analysts\' page in a real browser, against the embedded app', () =
       if (message.type() === 'error' && !message.text().startsWith('Failed to load resource')) problems.push(`console: ${message.text()}`);
     });
     page.on('pageerror', (error) => problems.push(`page error: ${error.message}`));
-    page.on('requestfailed', (request) => problems.push(`failed: ${request.url()} ${request.failure()?.errorText}`));
+    page.on('requestfailed', (request) => {
+      // Leaflet cancels the tiles a move or zoom left behind, and leaving a page cancels its images: not failures.
+      if (request.resourceType() === 'image' && request.failure()?.errorText === 'net::ERR_ABORTED') return;
+      problems.push(`failed: ${request.url()} ${request.failure()?.errorText}`);
+    });
     page.on('response', (response) => {
       // 401 asks for the key, 403 is the Sources view's refusal for an analyst, and source health is 404
       // on a server without the reporter: all answered on the page.
@@ -104,6 +122,7 @@ describe('the analysts\' page in a real browser, against the embedded app', () =
   afterAll(async () => {
     await browser?.close();
     await t?.stop();
+    await new Promise((resolve) => tiles?.close(resolve));
     console.log(`browser suite: ${Date.now() - started} ms`);
   });
 
@@ -180,6 +199,9 @@ describe('the analysts\' page in a real browser, against the embedded app', () =
     await page.waitForURL(/bbox=/);
     await settled();
     expect(await status()).toMatch(/of 4 images/);
+    // Over the offline outlines, the tiles of the configured http.mapTileUrl.
+    expect(tilesServed.filter((url) => /^\/tiles\/\d+\/\d+\/\d+\.png$/.test(url)).length).toBeGreaterThan(0);
+    expect(await page.locator('#map .leaflet-tile-loaded').count()).toBeGreaterThan(0);
     await shot('04-map-area');
     // Markers near each other are clustered: open clusters until a single marker shows.
     const tokyo = page.locator('.photo-marker[title="/tokyo/IMG_0006.JPG"]');
@@ -261,6 +283,25 @@ describe('the analysts\' page in a real browser, against the embedded app', () =
     await page.keyboard.press('Escape');
     await page.waitForURL((url) => !url.searchParams.has('image'));
     expect(await page.locator('#detail').evaluate((d) => (d as HTMLDialogElement).open)).toBe(false);
+  });
+
+  it('says when the facets count a sample and when the total is capped', async () => {
+    // Thousands of images would take minutes to ingest: the answer is the app's, with the counts of a big archive.
+    await page.route('**/api/images?*', async (route) => {
+      const response = await route.fetch();
+      const body = await response.json();
+      body.total = 10_000;
+      body.totalRelation = 'gte';
+      body.facets.scope = 'newest';
+      body.facets.images = 2_000;
+      await route.fulfill({ response, json: body });
+    });
+    await page.goto(`${t.baseUrl}/?q=harbour`);
+    await settled();
+    expect(await status()).toBe('1–2 of more than 10,000 images');
+    expect(await page.locator('#facets .scope').innerText()).toBe('Counts of the newest 2,000 matches');
+    expect(await page.locator('#histogram h3').textContent()).toBe('Captured (by month) of the newest 2,000');
+    await page.unroute('**/api/images?*');
   });
 
   it('fits a phone screen', async () => {
