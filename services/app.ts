@@ -5,7 +5,7 @@ import { createAdapters, type Adapters } from '../shared/adapters/adapters.facto
 import type { Config } from '../shared/config/config.schema';
 import { errorMessage } from '../shared/errors';
 import type { Logger } from '../shared/logging';
-import { countedIndex, countedStore, watchLag, watchSpool } from '../shared/metrics';
+import { countedIndex, countedStore, watchLag, watchReadiness, watchSpool } from '../shared/metrics';
 import { ConsumerRunner } from '../shared/consumer/consumer.runner';
 import type { Subscription } from '../shared/ports/event-bus.port';
 import { DropFolderWatcher } from './ingest/drop-folder.watcher';
@@ -62,6 +62,8 @@ export async function startApp(config: Readonly<Config>, logger: Logger): Promis
   const checks: Partial<Record<ReadinessPart, () => Promise<void>>> = { bus: () => adapters.bus.ping(), store: () => adapters.store.ping() };
   if (runs('indexer') || runs('search')) checks.index = () => adapters.index.ping();
   const ops = new OpsEndpoints({ checks, timeoutMs: config.ops.readyTimeoutMs, logger });
+  const unwatchReadiness = watchReadiness(async () => (await ops.readiness()).checks);
+  closers.push(async () => unwatchReadiness());
 
   try {
     await accounts.start();

@@ -152,6 +152,26 @@ export function watchLag(bus: EventBus, consumers: LagSource['consumers']): () =
   return () => lagSources.delete(source);
 }
 
+const readinessSources = new Set<() => Promise<Record<string, string>>>();
+
+export const ready = new Gauge({
+  name: `${PREFIX}ready`,
+  help: 'Whether a part this process needs (bus, store, index) answered its ping on this scrape (1) or not (0), as /readyz reports.',
+  labelNames: ['part'] as const,
+  async collect() {
+    this.reset();
+    for (const source of readinessSources) {
+      for (const [part, result] of Object.entries(await source())) this.set({ part }, result === 'ok' ? 1 : 0);
+    }
+  },
+});
+
+/** Shows the parts' readiness (per part "ok" or why not) on every scrape until the returned function is called. */
+export function watchReadiness(source: () => Promise<Record<string, string>>): () => void {
+  readinessSources.add(source);
+  return () => readinessSources.delete(source);
+}
+
 /** Failures of a call that say nothing about the health of the system behind the port. */
 const EXPECTED: ReadonlySet<string> = new Set(['OBJECT_NOT_FOUND', 'NAME_NOT_ALLOWED', 'INVALID_QUERY', 'INVALID_EVENT']);
 
