@@ -315,6 +315,7 @@ describe('the analysts\' page in a real browser, against the embedded app', () =
     await page.goto(`${t.baseUrl}/?view=sources`);
     await page.locator('#dead-letters .notice').waitFor();
     expect(await page.locator('#dead-letters').innerText()).toMatch(/needs an operator key/);
+    expect(await page.locator('#search-view').isVisible()).toBe(false);
     await shot('09-sources-analyst');
     typedKey = operator;
     // None of these fresh accounts has the history to be quiet: the report says cropper has gone silent.

@@ -97,6 +97,10 @@ export class ResultMap {
     setTimeout(() => this.map.invalidateSize(), 0);
   }
 
+  resize() {
+    if (this.map) this.map.invalidateSize();
+  }
+
   fit() {
     const points = [...this.markers.values()].map((m) => m.getLatLng());
     if (points.length === 0) return;

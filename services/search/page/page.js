@@ -71,6 +71,8 @@ async function render() {
   form.sort.value = s.get('sort') || '-receivedAt';
   const query = searchQuery(s);
   if (query !== shownSearch) await search(query, s);
+  // Back from the Sources view the map was hidden: Leaflet measures its box again.
+  else map.resize();
   if (s.get('image')) await openDetail(s.get('image'), { onClose: () => navigate({ image: null }, { keepPage: true }) });
   else closeDetail();
 }
