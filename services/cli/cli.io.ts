@@ -2,8 +2,7 @@ import { SingleBar, Presets } from 'cli-progress';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import type { AccountDirectory } from '../../shared/accounts';
 import type { Adapters } from '../../shared/adapters/adapters.factory';
-import type { Config } from '../../shared/config/config.schema';
-import { parseDuration } from '../../shared/config/config.schema';
+import { parseDuration, type Config } from '../../shared/config/config.schema';
 import type { Logger } from '../../shared/logging';
 
 /** Bad input on the command line: cli.main prints the message (with the command's usage) and exits 2. */

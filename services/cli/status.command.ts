@@ -1,6 +1,7 @@
 import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { errorMessage } from '../../shared/errors';
+import { IMAGE_STATUSES, type ImageStatus } from '../../shared/ports/image-index.port';
 import { UsageError, parseCommandArgs, type CommandContext } from './cli.io';
 
 export const STATUS_USAGE = `  npm run cli -- status [--errors N]   (consumer lag, spool, index counts, last errors, last upload per account)`;
@@ -48,10 +49,13 @@ export async function statusCommand(ctx: CommandContext, args: string[]): Promis
   io.out(`  ${await countFiles(spool, '.json')} upload(s) waiting, ${await countFiles(path.join(config.dataDir, 'quarantine'), '.json')} quarantined`);
 
   io.out('index');
-  const all = await adapters.index.search({ sort: { field: 'receivedAt', order: 'desc' }, page: 1, size: 1, facets: ['status'] });
-  const statuses = (all.facets?.status ?? []).map((b) => `${b.value} ${b.count}`).join(', ');
-  const sampled = all.facets?.scope === 'newest' ? ` (statuses of the newest ${all.facets.images})` : '';
-  io.out(`  ${all.totalRelation === 'gte' ? 'over ' : ''}${all.total} image(s): ${statuses || 'none'}${sampled}`);
+  // One count per status rather than a status facet: facets of a broad query count only the newest 2,000.
+  const count = async (status?: ImageStatus) => {
+    const result = await adapters.index.search({ status, sort: { field: 'receivedAt', order: 'desc' }, page: 1, size: 1 });
+    return `${result.totalRelation === 'gte' ? 'over ' : ''}${result.total}`;
+  };
+  const [all, ...byStatus] = await Promise.all([count(), ...IMAGE_STATUSES.map((status) => count(status))]);
+  io.out(`  ${all} image(s): ${IMAGE_STATUSES.map((status, i) => `${status} ${byStatus[i]}`).join(', ')}`);
 
   io.out(`last errors (dead letters, newest first)`);
   const failures = errors > 0 ? await adapters.index.failures(errors) : [];

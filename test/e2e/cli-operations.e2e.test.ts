@@ -221,7 +221,7 @@ describe('the operations CLI against the running embedded product', () => {
     const text = captured.out.join('\n');
     for (const section of ['consumer lag', 'spool (this node', 'index', 'last errors', 'last upload per account']) expect(text).toContain(section);
     expect(text).toMatch(/processor\timages\.ingested\t\d+ behind/);
-    expect(text).toMatch(/\d+ image\(s\): processed \d+/);
+    expect(text).toContain('4 image(s): processed 4, failed 0');
     expect(text).toContain('CORRUPT_IMAGE');
     expect(text).toMatch(/ {2}cam1\t\d{4}-\d{2}-\d{2}T/);
     expect(text).toMatch(/ {2}office\tnever/);
