@@ -128,6 +128,18 @@ describe('the analysts\' page in a real browser, against the embedded app', () =
     expect(problems).toEqual([]);
   });
 
+  it('serves the map\'s country outlines as GeoJSON and no file it does not list', async () => {
+    const outlines = await fetch(`${t.baseUrl}/assets/countries.geojson`);
+    expect(outlines.headers.get('content-type')).toBe('application/geo+json');
+    const geojson = (await outlines.json()) as { type: string; features: unknown[] };
+    expect(geojson.type).toBe('FeatureCollection');
+    expect(geojson.features.length).toBeGreaterThan(150);
+    for (const name of ['constructor', '__proto__', 'search.page.html', '..%2Fpage-assets.ts']) {
+      expect((await fetch(`${t.baseUrl}/assets/${name}`)).status).toBe(404);
+    }
+    expect(await (await fetch(`${t.baseUrl}/page-config.json`)).json()).toEqual({ mapTileUrl: expect.stringMatching(/^http:\/\/127\.0\.0\.1:\d+\/tiles\/\{z\}/) });
+  });
+
   it('asks for the API key once and shows every image with facets and a capture-time histogram', async () => {
     typedKey = analyst;
     await page.goto(`${t.baseUrl}/`);
@@ -201,6 +213,11 @@ describe('the analysts\' page in a real browser, against the embedded app', () =
     expect(tilesServed.filter((url) => /^\/tiles\/\d+\/\d+\/\d+\.png$/.test(url)).length).toBeGreaterThan(0);
     expect(await page.locator('#map .leaflet-tile-loaded').count()).toBeGreaterThan(0);
     await shot('04-map-area');
+    // Reloaded from its URL, the map opens on the searched area.
+    await page.reload();
+    await settled();
+    expect(await page.locator('#map').getAttribute('data-markers')).toBe('4');
+    expect(await page.locator('#map path[stroke="#2f6fd6"]').count()).toBe(1);
     // Markers near each other are clustered: open clusters until a single marker shows.
     const tokyo = page.locator('.photo-marker[title="/tokyo/IMG_0006.JPG"]');
     await waitFor(async () => (await tokyo.count()) > 0 || (await page.locator('.marker-cluster').first().click(), false), 10_000, 'a marker');

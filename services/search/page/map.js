@@ -92,8 +92,11 @@ export class ResultMap {
       this.area = L.rectangle([[s, w], [n, e < w ? e + 360 : e]], { color: '#2f6fd6', weight: 1, fill: false, interactive: false }).addTo(this.map);
     }
     this.container.dataset.markers = String(this.markers.size);
-    // The map follows a new result set unless the user has just chosen its area.
+    // The map follows a new result set unless the user has chosen its area; a shared link with an
+    // area opens on it.
     if (!bbox) this.fit();
+    else if (!this.shown) this.map.fitBounds(this.area.getBounds(), { animate: false });
+    this.shown = true;
     setTimeout(() => this.map.invalidateSize(), 0);
   }
 
