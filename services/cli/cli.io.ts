@@ -123,3 +123,35 @@ export function parseCount(option: string, text: string | undefined, fallback: n
   if (!Number.isInteger(value) || value < 1 || value > max) throw new UsageError(`${option} must be a whole number from 1 to ${max}, not "${text}"`);
   return value;
 }
+
+/**
+ * Runs at most `limit` tasks at once: publishing one event at a time waits out one broker round
+ * trip per image, which at a million images is hours. The first failure is thrown by the next
+ * `run` or by `drain`.
+ */
+export function inParallel(limit: number): { run(task: () => Promise<void>): Promise<void>; drain(): Promise<void> } {
+  const running = new Set<Promise<void>>();
+  const failures: unknown[] = [];
+  const check = () => {
+    if (failures.length > 0) throw failures[0];
+  };
+  return {
+    async run(task) {
+      check();
+      const promise: Promise<void> = task().then(
+        () => void running.delete(promise),
+        (error: unknown) => {
+          running.delete(promise);
+          failures.push(error);
+        },
+      );
+      running.add(promise);
+      if (running.size >= limit) await Promise.race(running);
+      check();
+    },
+    async drain() {
+      await Promise.all(running);
+      check();
+    },
+  };
+}

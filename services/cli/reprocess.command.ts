@@ -3,13 +3,15 @@ import { SCHEMAS, type ImageIngestedEvent } from '../../shared/contracts/events'
 import { errorMessage } from '../../shared/errors';
 import type { ImageDocument, ImageIndex, ImageQuery } from '../../shared/ports/image-index.port';
 import { parseImageQuery } from '../search/search.query';
-import { UsageError, parseCommandArgs, startProgress, type CommandContext } from './cli.io';
+import { UsageError, inParallel, parseCommandArgs, startProgress, type CommandContext } from './cli.io';
 
 export const REPROCESS_USAGE = `  npm run cli -- reprocess <image-id> | --query "make=canon&from=2024-01-01" | --all  [--dry-run]
                  (re-publishes images.ingested with each account's current policy; the query takes GET /api/images filters)`;
 
 /** Index pages read at once; the cursor (`after`) walks any depth, unlike `page`. */
 const PAGE_SIZE = 100;
+/** Events published at once: each waits for the broker's acknowledgement. */
+const PUBLISHING = 32;
 
 /**
  * The ingested event an image was first announced by, rebuilt from its index document, with the
@@ -90,19 +92,25 @@ export async function reprocessCommand(ctx: CommandContext, args: string[]): Pro
     await send(doc);
   } else {
     const progress = startProgress(io, 'reprocess', 0);
+    const publishing = inParallel(PUBLISHING);
     let total = 0;
     let seen = 0;
-    for await (const doc of walkIndex(adapters.index, chosen.query, (t) => {
-      total = t;
-      progress.setTotal(t);
-    })) {
-      await send(doc);
-      seen++;
-      // A count capped at 10,000 grows as the walk passes it.
-      if (seen > total) progress.setTotal((total = seen));
-      progress.tick(1, `${skipped.length} skipped`);
+    try {
+      for await (const doc of walkIndex(adapters.index, chosen.query, (t) => {
+        total = t;
+        progress.setTotal(t);
+      })) {
+        // A count capped at 10,000 grows as the walk passes it.
+        if (++seen > total) progress.setTotal((total = seen));
+        await publishing.run(async () => {
+          await send(doc);
+          progress.tick(1, `${skipped.length} skipped`);
+        });
+      }
+      await publishing.drain();
+    } finally {
+      progress.stop();
     }
-    progress.stop();
   }
   const seconds = ((Date.now() - started) / 1000).toFixed(1);
   for (const line of skipped) io.out(`skipped ${line}`);

@@ -9,7 +9,7 @@ import { LocalObjectStore } from '../../shared/adapters/local-object-store.adapt
 import { SqliteImageIndex } from '../../shared/adapters/sqlite-image-index.adapter';
 import { loadConfig } from '../../shared/config/config.loader';
 import { SCHEMAS } from '../../shared/contracts/events';
-import { UsageError, parseSince, startProgress, type CliIo } from '../../services/cli/cli.io';
+import { UsageError, inParallel, parseSince, startProgress, type CliIo } from '../../services/cli/cli.io';
 import { ingestedFromDocument, walkIndex } from '../../services/cli/reprocess.command';
 import { processedEvent, source } from '../helpers/events';
 
@@ -43,6 +43,30 @@ describe('the CLI progress display', () => {
     expect(parseSince('--since', '7d', now).toISOString()).toBe('2025-03-03T00:00:00.000Z');
     expect(parseSince('--since', '2025-03-01T12:00:00Z', now).toISOString()).toBe('2025-03-01T12:00:00.000Z');
     expect(() => parseSince('--since', 'last week', now)).toThrow(UsageError);
+  });
+});
+
+describe('publishing in parallel', () => {
+  it('keeps at most the limit running, finishes every task, and reports the first failure', async () => {
+    const pool = inParallel(3);
+    let running = 0;
+    let most = 0;
+    let finished = 0;
+    for (let i = 0; i < 20; i++) {
+      await pool.run(async () => {
+        most = Math.max(most, ++running);
+        await new Promise((r) => setTimeout(r, 2));
+        running--;
+        finished++;
+      });
+    }
+    await pool.drain();
+    expect([most, finished]).toEqual([3, 20]);
+    const failing = inParallel(2);
+    await failing.run(async () => {
+      throw new Error('broker down');
+    });
+    await expect(failing.drain()).rejects.toThrow('broker down');
   });
 });
 
