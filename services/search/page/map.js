@@ -8,7 +8,9 @@ let tileUrl = null;
 function baseLayers(map) {
   countries ??= fetch('/assets/countries.geojson').then((r) => r.json());
   countries.then((geojson) => {
-    L.geoJSON(geojson, { style: { color: '#7b8794', weight: 1, fillColor: '#e3e8ed', fillOpacity: 1 }, interactive: false }).addTo(map).bringToBack();
+    // Over real tiles only the borders: the outlines' pane lies above the tiles', and a fill would hide them.
+    const fillOpacity = tileUrl ? 0 : 1;
+    L.geoJSON(geojson, { style: { color: '#7b8794', weight: 1, fillColor: '#e3e8ed', fillOpacity }, interactive: false }).addTo(map).bringToBack();
   });
   if (tileUrl) L.tileLayer(tileUrl, { maxZoom: 19 }).addTo(map);
 }
