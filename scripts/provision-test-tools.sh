@@ -5,6 +5,10 @@
 # Debian/Ubuntu (apt-get) as root or with sudo; elsewhere it names what to install and fails.
 set -euo pipefail
 
+# promtool, for the alert rules' unit test (test/unit/prometheus-rules.test.ts): built once from its Go
+# source into .cache/ by scripts/promtool.sh (needs the Go toolchain, as the stack's MinIO does).
+bash "$(dirname "$0")/promtool.sh" >/dev/null
+
 # command -> Debian package
 declare -A TOOLS=([lftp]=lftp [curl]=curl [openssl]=openssl [chromium]=chromium)
 

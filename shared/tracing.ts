@@ -76,12 +76,14 @@ export interface Tracing {
 }
 
 /**
- * Exports spans over OTLP/HTTP when OTEL_EXPORTER_OTLP_ENDPOINT (or ..._TRACES_ENDPOINT) is set; the
- * exporter reads those and OTEL_EXPORTER_OTLP_HEADERS itself. Without them nothing is exported.
+ * Exports spans over OTLP/HTTP (JSON) when OTEL_EXPORTER_OTLP_TRACES_ENDPOINT (the full URL) or
+ * OTEL_EXPORTER_OTLP_ENDPOINT (a base URL, + /v1/traces, as the OTLP spec says) is set; the exporter
+ * reads OTEL_EXPORTER_OTLP_HEADERS itself. Without them nothing is exported.
  */
 export function startTracing(env: NodeJS.ProcessEnv = process.env): Tracing {
-  if (!env.OTEL_EXPORTER_OTLP_ENDPOINT && !env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT) return { shutdown: async () => undefined };
-  const provider = new NodeTracerProvider({ spanProcessors: [new BatchSpanProcessor(new OTLPTraceExporter(), { scheduledDelayMillis: 1_000 })] });
+  const url = env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT ?? (env.OTEL_EXPORTER_OTLP_ENDPOINT && `${env.OTEL_EXPORTER_OTLP_ENDPOINT.replace(/\/+$/, '')}/v1/traces`);
+  if (!url) return { shutdown: async () => undefined };
+  const provider = new NodeTracerProvider({ spanProcessors: [new BatchSpanProcessor(new OTLPTraceExporter({ url }), { scheduledDelayMillis: 1_000 })] });
   tracer = provider.getTracer('image-ingest');
   return {
     async shutdown() {
