@@ -146,30 +146,34 @@ export class ProcessorService {
       const type = imageType(event.original.contentType);
       const read = await timed('metadata', () => extractMetadata(original.path, type));
       metadata = read;
-      const rendered = await timed('render', () => renderImage({
-        input: original.path,
-        type,
-        crop: policy.crop ?? undefined,
-        renditions: policy.renditions,
-        limits: config.limits,
-        keptExif: keptExif(read),
-      }));
-      const stored: Rendition[] = await timed('write', () => Promise.all(
-        rendered.outputs.map(async (output) => {
-          const key = renditionKey(event.id, output.name, EXTENSIONS[output.format]);
-          const object = await store.put(key, output.data, output.contentType);
-          return {
-            name: output.name,
-            key,
-            width: output.width,
-            height: output.height,
-            bytes: object.bytes,
-            format: output.format,
-            contentType: output.contentType,
-            location: store.locate(key),
-          };
+      const rendered = await timed('render', () =>
+        renderImage({
+          input: original.path,
+          type,
+          crop: policy.crop ?? undefined,
+          renditions: policy.renditions,
+          limits: config.limits,
+          keptExif: keptExif(read),
         }),
-      ));
+      );
+      const stored: Rendition[] = await timed('write', () =>
+        Promise.all(
+          rendered.outputs.map(async (output) => {
+            const key = renditionKey(event.id, output.name, EXTENSIONS[output.format]);
+            const object = await store.put(key, output.data, output.contentType);
+            return {
+              name: output.name,
+              key,
+              width: output.width,
+              height: output.height,
+              bytes: object.bytes,
+              format: output.format,
+              contentType: output.contentType,
+              location: store.locate(key),
+            };
+          }),
+        ),
+      );
       return {
         manifest: {
           ...metadata,
