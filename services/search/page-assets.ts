@@ -19,6 +19,7 @@ const ASSETS: Record<string, { file: string; type: string }> = {
   'page.css': { file: 'services/search/page/page.css', type: CSS },
   'page.js': { file: 'services/search/page/page.js', type: JS },
   'api.js': { file: 'services/search/page/api.js', type: JS },
+  'dom.js': { file: 'services/search/page/dom.js', type: JS },
   'facets.js': { file: 'services/search/page/facets.js', type: JS },
   'map.js': { file: 'services/search/page/map.js', type: JS },
   'detail.js': { file: 'services/search/page/detail.js', type: JS },

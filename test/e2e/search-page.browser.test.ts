@@ -100,6 +100,8 @@ describe('the analysts\' page in a real browser, against the embedded app', () =
       return route.abort();
     });
     page = await context.newPage();
+    // Each step takes well under a second: a broken page fails in seconds, not minutes.
+    page.setDefaultTimeout(10_000);
     page.on('console', (message) => {
       // A refused request is logged by the browser too: the response listener below judges it, by its URL.
       if (message.type() === 'error' && !message.text().startsWith('Failed to load resource')) problems.push(`console: ${message.text()}`);

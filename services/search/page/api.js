@@ -19,19 +19,3 @@ export async function api(url) {
 export function forgetKey() {
   sessionStorage.removeItem(KEY_ITEM);
 }
-
-export function el(tag, props, children) {
-  const { dataset, ...rest } = props || {};
-  const node = Object.assign(document.createElement(tag), rest);
-  Object.assign(node.dataset, dataset);
-  for (const child of children || []) if (child != null) node.append(child);
-  return node;
-}
-
-export function text(value) {
-  return value == null ? '' : String(value);
-}
-
-export function count(n) {
-  return Number(n).toLocaleString('en-US');
-}

@@ -1,4 +1,5 @@
-import { api, count, el, text } from './api.js';
+import { api } from './api.js';
+import { count, el, table, text } from './dom.js';
 import { miniMap } from './map.js';
 
 const dialog = document.getElementById('detail');
@@ -32,12 +33,6 @@ function rows(pairs) {
   return el('dl', {}, pairs.filter(([, v]) => v != null && v !== '').flatMap(([k, v]) => [el('dt', { textContent: k }), el('dd', {}, [v])]));
 }
 
-function table(className, headings, lines) {
-  return el('table', { className }, [
-    el('thead', {}, [el('tr', {}, headings.map((h) => el('th', { textContent: h })))]),
-    el('tbody', {}, lines.map((line) => el('tr', {}, line.map((v) => el('td', {}, [v instanceof Node ? v : text(v)]))))),
-  ]);
-}
 
 /** The image's whole document: preview, downloads, metadata, a mini-map, sources and storage. */
 export async function openDetail(id, options) {
@@ -99,10 +94,10 @@ export async function openDetail(id, options) {
     ]),
     el('h3', { textContent: 'Sources' }),
     table('sources', ['account', 'path', 'protocol', 'from', 'received', 'count', 'last seen'],
-      doc.sources.map((s) => [s.account, s.path, s.protocol, s.remoteAddress, s.receivedAt, s.count, s.lastSeenAt])),
+      doc.sources.map((s) => ({ cells: [s.account, s.path, s.protocol, s.remoteAddress, s.receivedAt, s.count, s.lastSeenAt] }))),
     el('h3', { textContent: 'Storage' }),
     table('locations', ['role', 'name', 'store', 'bucket', 'key'],
-      (doc.locations || [{ role: 'original', name: 'original', ...doc.original.location }]).map((l) => [l.role, l.name, l.store, l.bucket, l.key])),
+      (doc.locations || [{ role: 'original', name: 'original', ...doc.original.location }]).map((l) => ({ cells: [l.role, l.name, l.store, l.bucket, l.key] }))),
   );
   if (mapBox) mini = miniMap(mapBox, doc.gps);
 }

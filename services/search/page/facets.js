@@ -1,4 +1,4 @@
-import { count, el } from './api.js';
+import { count, el } from './dom.js';
 
 const TERM_FACETS = [
   ['account', 'Account'],

@@ -1,4 +1,5 @@
-import { api, count, el, text } from './api.js';
+import { api } from './api.js';
+import { count, el, text } from './dom.js';
 import { renderFacets } from './facets.js';
 import { ResultMap } from './map.js';
 import { openDetail, closeDetail } from './detail.js';
@@ -31,7 +32,7 @@ function state() {
 }
 
 /** Pushes a new state: a change of filters starts again at the first page. */
-export function navigate(patch, { keepPage = false, replace = false } = {}) {
+function navigate(patch, { keepPage = false } = {}) {
   const next = state();
   if (!keepPage) {
     next.delete('cursor');
@@ -44,7 +45,7 @@ export function navigate(patch, { keepPage = false, replace = false } = {}) {
   }
   const url = '?' + next.toString();
   if (url === location.search || (url === '?' && location.search === '')) return render();
-  history[replace ? 'replaceState' : 'pushState'](null, '', url);
+  history.pushState(null, '', url);
   return render();
 }
 

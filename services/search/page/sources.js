@@ -1,4 +1,5 @@
-import { api, count, el, forgetKey, text } from './api.js';
+import { api, forgetKey } from './api.js';
+import { count, el, table } from './dom.js';
 
 function duration(ms) {
   if (ms == null) return '';
@@ -19,12 +20,6 @@ function refusal(status, what, error) {
   ]);
 }
 
-function table(className, headings, lines) {
-  return el('table', { className }, [
-    el('thead', {}, [el('tr', {}, headings.map((h) => el('th', { textContent: h })))]),
-    el('tbody', {}, lines),
-  ]);
-}
 
 /** The operators' view: every source's health (quiet ones first and marked) and the dead letters. */
 export async function renderSources() {
@@ -38,11 +33,13 @@ export async function renderSources() {
     const items = [...health.body.items].sort((a, b) => Number(b.quiet) - Number(a.quiet));
     healthBox.replaceChildren(
       el('p', { className: 'muted', textContent: `${items.filter((i) => i.quiet).length} quiet of ${items.length} · checked ${health.body.checkedAt}` }),
-      table('health', ['account', 'serial', 'last seen', 'silent for', 'expected every', 'cadence', 'today', 'clock drift'], items.map((i) =>
-        el('tr', { className: i.quiet ? 'quiet' : '' }, [
+      table('health', ['account', 'serial', 'last seen', 'silent for', 'expected every', 'cadence', 'today', 'clock drift'], items.map((i) => ({
+        className: i.quiet ? 'quiet' : '',
+        cells: [
           i.account, i.serial ?? '(all)', i.lastSeenAt ?? 'never', duration(i.silentForMs), duration(i.expectedEveryMs), i.cadence,
           (i.imagesTodayRelation === 'gte' ? '≥ ' : '') + count(i.imagesToday), duration(i.clockDriftMs),
-        ].map((v) => el('td', { textContent: text(v) })))))
+        ],
+      })))
     );
   }
   const letters = await api('/api/failures?limit=100');
@@ -52,5 +49,5 @@ export async function renderSources() {
   }
   lettersBox.replaceChildren(letters.body.items.length === 0 ? el('p', { textContent: 'No dead letters.' }) :
     table('failures', ['failed at', 'stage', 'code', 'reason', 'account', 'path'], letters.body.items.map((f) =>
-      el('tr', {}, [f.failedAt, f.stage, f.error.code, f.error.message, f.source.account, f.source.path].map((v) => el('td', { textContent: text(v) }))))));
+      ({ cells: [f.failedAt, f.stage, f.error.code, f.error.message, f.source.account, f.source.path] }))));
 }
