@@ -6,6 +6,12 @@
  * `--index` reuses an index a `--keep` run left (a copy: it is migrated and written to).
  * The build writes batches of 1,000 in one transaction each (bulk load); the sustained rate of
  * single upserts, one transaction each as the indexer makes them, is measured afterwards at full size.
+ *
+ * `--stack [--shards 1] [--replicas 0] [--bulk-window-ms 20] [--in-flight 4,64]` does the same against
+ * Elasticsearch on the local stack (`npm run stack:up`; ELASTICSEARCH_URL overrides .stack/env), in a
+ * fresh index deleted afterwards unless `--keep`. The same images and queries with the same parameters:
+ * the extra figures (concurrent single upserts, size on disk after a force merge) are taken after the
+ * queries. It adds the node's CPU per bulk-loaded document, the store size, heap and version.
  */
 import { createHash } from 'node:crypto';
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
@@ -14,7 +20,8 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { SqliteImageIndex } from '../shared/adapters/sqlite-image-index.adapter';
 import { SCHEMAS, type ImageProcessedEvent } from '../shared/contracts/events';
-import { FACET_NAMES, type ImageQuery } from '../shared/ports/image-index.port';
+import { FACET_NAMES, type ImageIndex, type ImageQuery } from '../shared/ports/image-index.port';
+import { StackIndex, type StoreFigures } from './search-stack';
 
 const { values } = parseArgs({
   options: {
@@ -22,6 +29,13 @@ const { values } = parseArgs({
     runs: { type: 'string', default: '200' },
     keep: { type: 'boolean', default: false },
     index: { type: 'string' },
+    stack: { type: 'boolean', default: false },
+    shards: { type: 'string', default: '1' },
+    replicas: { type: 'string', default: '0' },
+    // The indexer's default (elasticsearch.bulkWindowMs).
+    'bulk-window-ms': { type: 'string', default: '20' },
+    // 4: the default indexer.concurrency; 64: what more Kafka partitions and a higher concurrency allow.
+    'in-flight': { type: 'string', default: '4,64' },
   },
 });
 
@@ -164,57 +178,77 @@ const QUERIES: Record<string, () => ImageQuery> = {
 const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
 const ms = (v: number) => (v < 10 ? v.toFixed(1) : Math.round(v).toString());
 
-async function main(): Promise<void> {
-  const docs = Number(values.docs);
-  const runs = Number(values.runs);
+/** Both indexes are built with batches of this many images. */
+const BATCH = 1_000;
+/** Single upserts timed at full size, per concurrency. */
+const SINGLE = 2_000;
+
+/**
+ * `count` single upserts at full size, from `concurrency` workers that each await one at a time, as
+ * the consumer runner's handlers do: new images arriving after the archive, every fourth a re-send
+ * of an old one. `first` numbers them on from an earlier call. Returns upserts/s.
+ */
+async function upsertSingles(index: ImageIndex, docs: number, first: number, count: number, concurrency: number, salt: string): Promise<number> {
+  let next = 0;
+  const started = performance.now();
+  const worker = async () => {
+    for (let i = next++; i < count; i = next++) {
+      const n = first + i;
+      const event = n % 4 === 3 ? image(Math.floor(rand() * docs), docs) : image(docs + n, docs, salt);
+      await index.upsert(n % 4 === 3 ? { ...event, source: { ...event.source, path: `/resend/${n}.jpg` } } : event);
+    }
+  };
+  await Promise.all(Array.from({ length: concurrency }, worker));
+  return count / ((performance.now() - started) / 1000);
+}
+
+/** One markdown row per query: p50/p95/p99 over `runs` runs after 5 warm-ups, and how often the total was capped. */
+async function queryRows(index: ImageIndex, runs: number): Promise<string[]> {
+  const rows: string[] = [];
+  for (const [name, make] of Object.entries(QUERIES)) {
+    for (let i = 0; i < 5; i++) await index.search(make());
+    const times: number[] = [];
+    let gte = 0;
+    for (let i = 0; i < runs; i++) {
+      const query = make();
+      const t = performance.now();
+      const result = await index.search(query);
+      times.push(performance.now() - t);
+      if (result.totalRelation === 'gte') gte++;
+    }
+    times.sort((a, b) => a - b);
+    rows.push(`| ${name} | ${ms(percentile(times, 50))} | ${ms(percentile(times, 95))} | ${ms(percentile(times, 99))} | ${Math.round((gte / runs) * 100)}% |`);
+  }
+  return rows;
+}
+
+const TABLE_HEAD = ['| query | p50 ms | p95 ms | p99 ms | total gte |', '|---|---|---|---|---|'];
+const whole = (v: number) => Math.round(v).toLocaleString('en');
+
+async function embedded(docs: number, runs: number): Promise<void> {
   const dir = mkdtempSync(path.join(tmpdir(), 'search-bench-'));
   const file = values.index ?? path.join(dir, 'index.sqlite');
   const opening = performance.now();
   const index = new SqliteImageIndex(file);
   if (values.index) console.error(`opened (and migrated) ${file} in ${Math.round(performance.now() - opening)} ms`);
   try {
-    const BATCH = 1_000;
     const started = performance.now();
     for (let i = 0; i < docs && !values.index; i += BATCH) {
       index.upsertMany(Array.from({ length: Math.min(BATCH, docs - i) }, (_, j) => image(i + j, docs)));
       if ((i / BATCH) % 100 === 99) process.stderr.write(`${i + BATCH} indexed, ${Math.round((i + BATCH) / ((performance.now() - started) / 1000))}/s\n`);
     }
     const bulkRate = docs / ((performance.now() - started) / 1000);
-
-    // Single upserts at full size: new images arriving after the archive, and re-sends of old ones.
-    const SINGLE = 2_000;
-    const singleStarted = performance.now();
-    for (let i = 0; i < SINGLE; i++) {
-      // A reused index already holds the new images of earlier runs: these must be new to it.
-      const event = i % 4 === 3 ? image(Math.floor(rand() * docs), docs) : image(docs + i, docs, values.index ? `-${Date.now()}` : '');
-      await index.upsert(i % 4 === 3 ? { ...event, source: { ...event.source, path: `/resend/${i}.jpg` } } : event);
-    }
-    const singleRate = SINGLE / ((performance.now() - singleStarted) / 1000);
-
-    const rows: string[] = [];
-    for (const [name, make] of Object.entries(QUERIES)) {
-      for (let i = 0; i < 5; i++) await index.search(make());
-      const times: number[] = [];
-      let gte = 0;
-      for (let i = 0; i < runs; i++) {
-        const query = make();
-        const t = performance.now();
-        const result = await index.search(query);
-        times.push(performance.now() - t);
-        if (result.totalRelation === 'gte') gte++;
-      }
-      times.sort((a, b) => a - b);
-      rows.push(`| ${name} | ${ms(percentile(times, 50))} | ${ms(percentile(times, 95))} | ${ms(percentile(times, 99))} | ${Math.round((gte / runs) * 100)}% |`);
-    }
+    // A reused index already holds the new images of earlier runs: these must be new to it.
+    const singleRate = await upsertSingles(index, docs, 0, SINGLE, 1, values.index ? `-${Date.now()}` : '');
+    const rows = await queryRows(index, runs);
     const sizeMB = Math.round(statSync(file).size / 1e6);
     console.log(
       [
         `Embedded index, ${docs.toLocaleString('en')} documents (${sizeMB} MB), ${cpus().length} cores, ${runs} runs per query`,
         '',
-        `upserts/s: ${values.index ? 'not measured (reused index)' : Math.round(bulkRate).toLocaleString('en')} bulk (batches of ${BATCH} per transaction), ${Math.round(singleRate).toLocaleString('en')} single (one transaction each, ${SINGLE} at full size)`,
+        `upserts/s: ${values.index ? 'not measured (reused index)' : whole(bulkRate)} bulk (batches of ${BATCH} per transaction), ${whole(singleRate)} single (one transaction each, ${SINGLE} at full size)`,
         '',
-        '| query | p50 ms | p95 ms | p99 ms | total gte |',
-        '|---|---|---|---|---|',
+        ...TABLE_HEAD,
         ...rows,
       ].join('\n'),
     );
@@ -223,6 +257,82 @@ async function main(): Promise<void> {
     if (values.keep) console.error(`kept ${file}`);
     else rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/**
+ * The same against Elasticsearch. The order of writes up to the queries is the embedded run's, so
+ * both draw the same images and query parameters from the one seeded generator; what only this run
+ * measures comes after the queries.
+ */
+async function stack(docs: number, runs: number): Promise<void> {
+  if (values.index) throw new Error('--index names an embedded index file; --stack always builds a fresh Elasticsearch index');
+  const inFlight = values['in-flight'].split(',').map(Number);
+  const shards = Number(values.shards);
+  const replicas = Number(values.replicas);
+  const bulkWindowMs = Number(values['bulk-window-ms']);
+  const es = new StackIndex({ shards, replicas, bulkWindowMs });
+  try {
+    await es.open();
+    const cpuBefore = await es.cpuMillis();
+    const clientBefore = process.cpuUsage();
+    const started = performance.now();
+    for (let i = 0; i < docs; i += BATCH) {
+      // Made together, the batch's upserts fall into one bulk window and go out as one _bulk.
+      await Promise.all(Array.from({ length: Math.min(BATCH, docs - i) }, (_, j) => es.index.upsert(image(i + j, docs))));
+      if ((i / BATCH) % 100 === 99) process.stderr.write(`${i + BATCH} indexed, ${Math.round((i + BATCH) / ((performance.now() - started) / 1000))}/s\n`);
+    }
+    const loadSeconds = (performance.now() - started) / 1000;
+    const esCpuSeconds = ((await es.cpuMillis()) - cpuBefore) / 1000;
+    const client = process.cpuUsage(clientBefore);
+    const clientCpuSeconds = (client.user + client.system) / 1e6;
+    process.stderr.write(`loaded ${docs} in ${loadSeconds.toFixed(1)} s\n`);
+
+    const singleRate = await upsertSingles(es.index, docs, 0, SINGLE, 1, '');
+    await es.refresh();
+    const rows = await queryRows(es.index, runs);
+
+    const concurrentRates: number[] = [];
+    for (const [k, concurrency] of inFlight.entries()) concurrentRates.push(await upsertSingles(es.index, docs, SINGLE * (k + 1), SINGLE, concurrency, ''));
+    await es.refresh();
+    const node = await es.node();
+    const loaded = await es.store();
+    process.stderr.write('force-merging to one segment\n');
+    const mergeStarted = performance.now();
+    await es.forceMerge();
+    const mergeSeconds = (performance.now() - mergeStarted) / 1000;
+    const merged = await es.store();
+
+    // Binary units, as Elasticsearch's own (its 50gb shard size is 50 GiB); the first line's MB is decimal, as the embedded run's.
+    const MiB = (bytes: number) => whole(bytes / 2 ** 20);
+    const perDoc = ({ primaryBytes, docs: live }: StoreFigures) => `${whole(primaryBytes / live)} bytes per document, ${whole(live / (primaryBytes / 2 ** 30))} documents per GiB`;
+    console.log(
+      [
+        `Elasticsearch ${node.version} index, ${docs.toLocaleString('en')} documents (${whole(loaded.primaryBytes / 1e6)} MB), ${cpus().length} cores, ${runs} runs per query`,
+        '',
+        `upserts/s: ${whole(docs / loadSeconds)} bulk (${BATCH} upserts made together per _bulk), ${whole(singleRate)} single (one at a time, awaited, ${SINGLE} at full size), ` +
+          inFlight.map((concurrency, k) => `${whole(concurrentRates[k])} with ${concurrency} in flight`).join(', ') +
+          ` (${SINGLE} each)`,
+        `index: ${es.name}, ${shards} shard(s), ${replicas} replica(s), bulk window ${bulkWindowMs} ms, refresh 'false' while loading`,
+        `bulk load: ${docs.toLocaleString('en')} in ${loadSeconds.toFixed(1)} s; Elasticsearch used ${esCpuSeconds.toFixed(1)} CPU-s ` +
+          `(${esCpuSeconds > 0 ? whole(docs / esCpuSeconds) : 'n/a'} documents per Elasticsearch core-second), this process ${clientCpuSeconds.toFixed(1)} CPU-s`,
+        `on disk: ${MiB(loaded.primaryBytes)} MiB primary store for ${whole(loaded.docs)} documents ` +
+          `(+${whole(loaded.deleted)} deleted, ${loaded.segments} segments): ${perDoc(loaded)}; ${MiB(loaded.totalBytes)} MiB with replicas`,
+        `force-merged to one segment (${mergeSeconds.toFixed(0)} s): ${MiB(merged.primaryBytes)} MiB primary (+${whole(merged.deleted)} deleted): ${perDoc(merged)}`,
+        `node: heap ${MiB(node.heapUsedBytes)} MiB used of ${MiB(node.heapMaxBytes)} MiB after the run, ${whole(node.shards)} shards on the node (all users)`,
+        '',
+        ...TABLE_HEAD,
+        ...rows,
+      ].join('\n'),
+    );
+  } finally {
+    await es.close(values.keep);
+  }
+}
+
+async function main(): Promise<void> {
+  const docs = Number(values.docs);
+  const runs = Number(values.runs);
+  await (values.stack ? stack(docs, runs) : embedded(docs, runs));
 }
 
 main().then(
