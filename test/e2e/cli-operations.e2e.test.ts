@@ -2,7 +2,6 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { Readable } from 'node:stream';
 import pino from 'pino';
 import { AccountDirectory } from '../../shared/accounts';
 import { SqliteImageIndex } from '../../shared/adapters/sqlite-image-index.adapter';
@@ -58,9 +57,7 @@ describe('the operations CLI against the running embedded product', () => {
   }
 
   async function upload(name: string, data: Buffer): Promise<string> {
-    const client = await t.ftp();
-    await client.uploadFrom(Readable.from([data]), name);
-    client.close();
+    await t.upload(name, data);
     const id = sha256(data);
     await waitFor(async () => (await t.app.adapters.index.get(id))?.status === 'processed', 20_000, `${name} indexed`);
     return id;

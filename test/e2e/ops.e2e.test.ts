@@ -1,7 +1,6 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { Readable } from 'node:stream';
 import { FTPError } from 'basic-ftp';
 import { parse as parseYaml } from 'yaml';
 import { PACKAGE_ROOT } from '../../shared/paths';
@@ -81,18 +80,9 @@ describe('operators watch a running app through /metrics, /readyz and the dashbo
     return parseExposition(await response.text());
   };
 
-  async function upload(name: string, data: Buffer): Promise<void> {
-    const client = await t.ftp();
-    try {
-      await client.uploadFrom(Readable.from([data]), name);
-    } finally {
-      client.close();
-    }
-  }
-
   it('counts an upload from FTP to search: bytes, its 226, processing stages, time to searchable, and no lag left', async () => {
     const jpeg = await cameraJpeg({ seed: 4242, make: 'Canon' });
-    await upload('ops.jpg', jpeg);
+    await t.upload('ops.jpg', jpeg);
     await waitFor(async () => (await t.api(`/api/images/${sha256(jpeg)}`)).status === 200, 30_000, 'image searchable');
     const { processor, indexer } = t.config.bus.groups;
     const { ingested, processed } = t.config.bus.topics;
@@ -120,7 +110,7 @@ describe('operators watch a running app through /metrics, /readyz and the dashbo
   });
 
   it('counts a refused upload by its reply and code, and its dead letter', async () => {
-    const error = await upload('empty.jpg', Buffer.alloc(0)).then(() => null, (e: unknown) => e);
+    const error = await t.upload('empty.jpg', Buffer.alloc(0)).then(() => null, (e: unknown) => e);
     expect(error).toBeInstanceOf(FTPError);
     expect((error as FTPError).code).toBe(550);
     const { samples } = await scrape();

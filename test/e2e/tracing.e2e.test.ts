@@ -1,5 +1,4 @@
 import { createHash } from 'node:crypto';
-import { Readable } from 'node:stream';
 import type { BusMessage } from '../../shared/ports/event-bus.port';
 import { cameraJpeg } from '../helpers/fixtures';
 import { undecodableJpeg } from '../helpers/undecodable';
@@ -27,15 +26,6 @@ describe('one image followed across services by the trace context in its events'
     await t.stop();
   });
 
-  async function upload(name: string, data: Buffer): Promise<void> {
-    const client = await t.ftp();
-    try {
-      await client.uploadFrom(Readable.from([data]), name);
-    } finally {
-      client.close();
-    }
-  }
-
   /** Events read by a group of the test's own until every wanted one (role and image id) is there. */
   async function events(wanted: [role: 'ingested' | 'processed' | 'failed', id: string][]): Promise<BusMessage<unknown>[]> {
     const topics = [...new Set(wanted.map(([role]) => t.config.bus.topics[role]))];
@@ -53,7 +43,7 @@ describe('one image followed across services by the trace context in its events'
   it('gives an upload one trace id from images.ingested to images.processed, each step with its own span', async () => {
     const jpeg = await cameraJpeg({ seed: 777 });
     const id = sha256(jpeg);
-    await upload('traced.jpg', jpeg);
+    await t.upload('traced.jpg', jpeg);
     await waitFor(async () => (await t.api(`/api/images/${id}`)).status === 200, 30_000, 'image searchable');
     const [announce, result] = await events([
       ['ingested', id],
@@ -68,8 +58,8 @@ describe('one image followed across services by the trace context in its events'
 
   it('starts a new trace for every upload, and carries it into the dead letter of an image that cannot be processed', async () => {
     const [a, b] = [await cameraJpeg({ seed: 778 }), undecodableJpeg(await cameraJpeg({ seed: 779 }))];
-    await upload('a.jpg', a);
-    await upload('b.jpg', b);
+    await t.upload('a.jpg', a);
+    await t.upload('b.jpg', b);
     const [first, second, dead] = await events([
       ['ingested', sha256(a)],
       ['ingested', sha256(b)],

@@ -1,6 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { Readable } from 'node:stream';
 import { Client } from 'basic-ftp';
 import pino from 'pino';
 import { hashPassword } from '../../shared/accounts';
@@ -17,6 +18,8 @@ export interface TestApp {
   dataDir: string;
   baseUrl: string;
   ftp(user?: string): Promise<Client>;
+  /** Uploads the bytes over FTP as `user` (cam1 by default) and closes the session. */
+  upload(name: string, data: Buffer, user?: string): Promise<void>;
   api<T = any>(pathAndQuery: string, headers?: Record<string, string>): Promise<{ status: number; body: T }>;
   stop(): Promise<void>;
 }
@@ -50,16 +53,25 @@ export async function startTestApp(overrides: Record<string, unknown> = {}, data
   const app = await startApp(config, pino({ level: 'silent' }));
   const baseUrl = `http://127.0.0.1:${app.httpPort}`;
   const clients: Client[] = [];
+  const ftp = async (user = 'cam1') => {
+    const client = new Client(10_000);
+    clients.push(client);
+    await client.access({ host: '127.0.0.1', port: app.ftpPort!, user, password: PASSWORD });
+    return client;
+  };
   return {
     app,
     config,
     dataDir: dir,
     baseUrl,
-    async ftp(user = 'cam1') {
-      const client = new Client(10_000);
-      clients.push(client);
-      await client.access({ host: '127.0.0.1', port: app.ftpPort!, user, password: PASSWORD });
-      return client;
+    ftp,
+    async upload(name, data, user = 'cam1') {
+      const client = await ftp(user);
+      try {
+        await client.uploadFrom(Readable.from([data]), name);
+      } finally {
+        client.close();
+      }
     },
     async api<T>(pathAndQuery: string, headers: Record<string, string> = {}) {
       const response = await fetch(`${baseUrl}${pathAndQuery}`, { headers });
