@@ -188,6 +188,25 @@ export function normalizeKeyword(value: string | null): string | null {
   return value ? value.trim().toLowerCase() : null;
 }
 
+/** The values both indexes filter and sort on, computed once so that they cannot disagree. */
+export function searchFields(doc: ImageDocument): {
+  captured: number | null;
+  received: number;
+  make: string | null;
+  model: string | null;
+  lens: string | null;
+  iso: number | null;
+} {
+  return {
+    captured: captureInstant(doc.capturedAt),
+    received: Date.parse(doc.receivedAt),
+    make: normalizeKeyword(doc.camera.make),
+    model: normalizeKeyword(doc.camera.model),
+    lens: normalizeKeyword(doc.exposure.lensModel),
+    iso: doc.exposure.iso === null ? null : Math.round(doc.exposure.iso),
+  };
+}
+
 /** Identifies a dead letter so a replayed one is stored once. */
 export function failureKey(event: ImageFailedEvent): string {
   return [event.id ?? '', event.source.account, event.source.path, event.stage, event.failedAt].join('|');

@@ -5,13 +5,12 @@ import type { ImageFailedEvent, ImageProcessedEvent } from '../contracts/events'
 import { IngestError, errorMessage, isProgrammingError } from '../errors';
 import type { Logger } from '../logging';
 import {
-  captureInstant,
   documentTerms,
   failedImage,
   failureKey,
   mergeFailed,
   mergeProcessed,
-  normalizeKeyword,
+  searchFields,
   upgradeDocument,
   type StoredDocument,
 } from '../index-document';
@@ -452,12 +451,7 @@ export class ElasticsearchImageIndex implements ImageIndex {
     return {
       id: doc.id,
       doc,
-      captured: captureInstant(doc.capturedAt),
-      received: Date.parse(doc.receivedAt),
-      make: normalizeKeyword(doc.camera.make),
-      model: normalizeKeyword(doc.camera.model),
-      lens: normalizeKeyword(doc.exposure.lensModel),
-      iso: doc.exposure.iso === null ? null : Math.round(doc.exposure.iso),
+      ...searchFields(doc),
       status: doc.status,
       accounts: [...new Set(doc.sources.map((s) => s.account))],
       terms: documentTerms(doc),

@@ -5,13 +5,13 @@ import Database from 'better-sqlite3';
 import type { ImageFailedEvent, ImageProcessedEvent } from '../contracts/events';
 import { IngestError, errorMessage } from '../errors';
 import {
-  captureInstant,
   documentTerms,
   failedImage,
   failureKey,
   mergeFailed,
   mergeProcessed,
   normalizeKeyword,
+  searchFields,
   searchTerms,
   upgradeDocument,
   type StoredDocument,
@@ -599,12 +599,7 @@ export class SqliteImageIndex implements ImageIndex {
       const lon = doc.gps?.lon ?? null;
       const { seq } = statements.upsert.get({
         id: doc.id,
-        captured: captureInstant(doc.capturedAt),
-        received: Date.parse(doc.receivedAt),
-        make: normalizeKeyword(doc.camera.make),
-        model: normalizeKeyword(doc.camera.model),
-        lens: normalizeKeyword(doc.exposure.lensModel),
-        iso: doc.exposure.iso === null ? null : Math.round(doc.exposure.iso),
+        ...searchFields(doc),
         lat,
         lon,
         status: doc.status,
