@@ -201,36 +201,37 @@ export class ElasticsearchImageIndex implements ImageIndex {
     const filter = queryFilters(query);
     const aggs = query.facets?.length ? facetAggregations(query.facets) : undefined;
     try {
-      const result = await this.client.search<Indexed>({
-        index: this.readAlias,
-        query: { bool: { filter } },
-        sort: querySort(query),
-        ...(query.after ? searchAfter(query.after) : { from: (query.page - 1) * query.size }),
-        size: query.size,
-        track_total_hits: TOTAL_HITS_CAP,
-        aggs,
-      });
+      // The facets' own requests run beside the page's: aggregating every match of a broad query
+      // in the page's request would be thrown away for the newest FACET_SAMPLE.
+      const [result, facets] = await Promise.all([
+        this.client.search<Indexed>({
+          index: this.readAlias,
+          query: { bool: { filter } },
+          sort: querySort(query),
+          ...(query.after ? searchAfter(query.after) : { from: (query.page - 1) * query.size }),
+          size: query.size,
+          track_total_hits: TOTAL_HITS_CAP,
+        }),
+        query.facets && aggs ? this.facets(query.facets, filter, aggs) : undefined,
+      ]);
       // Not a number: rest_total_hits_as_int is not set.
       const { value, relation } = result.hits.total as { value: number; relation: 'eq' | 'gte' };
       const hits = result.hits.hits;
       const items = hits.map((hit) => upgradeDocument(hit._source!.doc));
       // The engine's own sort values: its distances are of its stored (quantized) points.
       const next = items.length === query.size && items.length > 0 ? (hits[hits.length - 1].sort as SortPosition) : null;
-      const searched: SearchResult = { total: value, totalRelation: relation, items, next };
-      if (query.facets && aggs) {
-        searched.facets =
-          relation === 'eq' && value <= FACET_SAMPLE
-            ? readFacets(query.facets, result.aggregations as never, value, 'all')
-            : await this.newestFacets(query.facets, filter, aggs);
-      }
-      return searched;
+      return { total: value, totalRelation: relation, items, next, ...(facets ? { facets } : {}) };
     } catch (error) {
       throw indexError('search', error);
     }
   }
 
-  /** Facets of the FACET_SAMPLE most recently received matches: find the last of them, then count up to it. */
-  private async newestFacets(names: FacetName[], filter: estypes.QueryDslQueryContainer[], aggs: Record<string, estypes.AggregationsAggregationContainer>): Promise<FacetCounts> {
+  /**
+   * Facets of every match when at most FACET_SAMPLE match, else of the FACET_SAMPLE most recently
+   * received: the last of those is found (and the matches counted just past the sample), then
+   * the aggregations count up to it.
+   */
+  private async facets(names: FacetName[], filter: estypes.QueryDslQueryContainer[], aggs: Record<string, estypes.AggregationsAggregationContainer>): Promise<FacetCounts> {
     const last = await this.client.search({
       index: this.readAlias,
       query: { bool: { filter } },
@@ -238,9 +239,10 @@ export class ElasticsearchImageIndex implements ImageIndex {
       from: NEWEST_LAST_OFFSET,
       size: 1,
       _source: false,
-      track_total_hits: false,
+      track_total_hits: FACET_SAMPLE + 1,
     });
-    const boundary = last.hits.hits[0]?.sort as SortPosition | undefined;
+    const { value: matches } = last.hits.total as { value: number };
+    const boundary = matches > FACET_SAMPLE ? (last.hits.hits[0]?.sort as SortPosition | undefined) : undefined;
     const sample = await this.client.search({
       index: this.readAlias,
       query: { bool: { filter: boundary ? [...filter, atOrBefore(boundary)] : filter } },
@@ -249,7 +251,7 @@ export class ElasticsearchImageIndex implements ImageIndex {
       aggs,
     });
     const { value } = sample.hits.total as { value: number };
-    return readFacets(names, sample.aggregations as never, value, 'newest');
+    return readFacets(names, sample.aggregations as never, value, boundary ? 'newest' : 'all');
   }
 
   async recordFailure(event: ImageFailedEvent): Promise<void> {
