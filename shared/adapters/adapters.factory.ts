@@ -4,7 +4,7 @@ import type { Logger } from '../logging';
 import type { DeliveryRecord } from '../ports/delivery-record.port';
 import type { EventBus } from '../ports/event-bus.port';
 import type { ImageIndex } from '../ports/image-index.port';
-import type { ObjectStore } from '../ports/object-store.port';
+import type { NamedStore, ObjectStore } from '../ports/object-store.port';
 import { ElasticsearchDeliveryRecord } from './elasticsearch-delivery-record.adapter';
 import { ElasticsearchImageIndex } from './elasticsearch-image-index.adapter';
 import { KafkaEventBus } from './kafka-event-bus.adapter';
@@ -16,19 +16,47 @@ import { SqliteImageIndex } from './sqlite-image-index.adapter';
 
 export interface Adapters {
   bus: EventBus;
+  /** The primary store: ingest and processor write here, and system files (accounts, keys) live here. */
   store: ObjectStore;
+  /** Every configured store, the primary first, then the replicas in config order. */
+  stores: NamedStore[];
   index: ImageIndex;
   /** What each account delivered over FTP: its FTP view, shared by every ingest node. */
   deliveries: DeliveryRecord;
   close(): Promise<void>;
 }
 
-type Ports = Omit<Adapters, 'close'>;
+type Ports = Omit<Adapters, 'close' | 'store' | 'stores'>;
 
-/** Credentials come from the environment only, so no file in the repository can hold them. */
-function s3Credentials(env: NodeJS.ProcessEnv) {
-  const { S3_ACCESS_KEY_ID: accessKeyId, S3_SECRET_ACCESS_KEY: secretAccessKey } = env;
+/**
+ * Credentials come from the environment only, so no file in the repository can hold them: a named
+ * store's own STORE_<NAME>_ACCESS_KEY_ID / _SECRET_ACCESS_KEY, else S3_ACCESS_KEY_ID / S3_SECRET_ACCESS_KEY.
+ */
+function s3Credentials(env: NodeJS.ProcessEnv, store?: string) {
+  const prefix = store ? `STORE_${store.toUpperCase().replace(/[^A-Z0-9]/g, '_')}_` : null;
+  const own = prefix ? { accessKeyId: env[`${prefix}ACCESS_KEY_ID`], secretAccessKey: env[`${prefix}SECRET_ACCESS_KEY`] } : {};
+  const accessKeyId = own.accessKeyId ?? env.S3_ACCESS_KEY_ID;
+  const secretAccessKey = own.secretAccessKey ?? env.S3_SECRET_ACCESS_KEY;
   return accessKeyId && secretAccessKey ? { accessKeyId, secretAccessKey } : undefined;
+}
+
+/** The configured stores, or the single primary that `s3` (distributed) or <dataDir>/objects (embedded) stands for. */
+function createStores(config: Readonly<Config>, env: NodeJS.ProcessEnv): NamedStore[] {
+  if (config.stores.length === 0) {
+    const store =
+      config.adapters === 'distributed'
+        ? new S3ObjectStore({ ...config.s3, credentials: s3Credentials(env) })
+        : new LocalObjectStore(path.join(config.dataDir, 'objects'));
+    const [name, region] = config.adapters === 'distributed' ? [config.s3.name, config.s3.region] : ['local', 'local'];
+    return [{ name, region, role: 'primary', store }];
+  }
+  const stores = config.stores.map(({ name, region, role, s3, local }): NamedStore => {
+    const store = s3
+      ? new S3ObjectStore({ ...config.s3, ...s3, name, storeRegion: region, credentials: s3Credentials(env, name) })
+      : new LocalObjectStore(path.resolve(config.dataDir, local!.dir), name, region);
+    return { name, region, role, store };
+  });
+  return [...stores.filter((s) => s.role === 'primary'), ...stores.filter((s) => s.role === 'replica')];
 }
 
 function elasticsearchAuth(env: NodeJS.ProcessEnv) {
@@ -40,7 +68,6 @@ function elasticsearchAuth(env: NodeJS.ProcessEnv) {
 function distributed(config: Readonly<Config>, logger: Logger, env: NodeJS.ProcessEnv): Ports {
   return {
     bus: new KafkaEventBus({ ...config.kafka, logger }),
-    store: new S3ObjectStore({ ...config.s3, credentials: s3Credentials(env) }),
     index: new ElasticsearchImageIndex({ ...config.elasticsearch, logger, auth: elasticsearchAuth(env) }),
     deliveries: new ElasticsearchDeliveryRecord({
       node: config.elasticsearch.node,
@@ -55,7 +82,6 @@ function distributed(config: Readonly<Config>, logger: Logger, env: NodeJS.Proce
 function embedded(config: Readonly<Config>, logger: Logger): Ports {
   return {
     bus: new SqliteEventBus({ file: path.join(config.dataDir, 'bus.sqlite'), logger, retentionHours: config.bus.retentionHours }),
-    store: new LocalObjectStore(path.join(config.dataDir, 'objects')),
     index: new SqliteImageIndex(path.join(config.dataDir, 'index.sqlite')),
     deliveries: new SqliteDeliveryRecord(path.join(config.dataDir, 'deliveries.sqlite')),
   };
@@ -63,15 +89,17 @@ function embedded(config: Readonly<Config>, logger: Logger): Ports {
 
 /** The only place that knows which adapters run: services see the ports. */
 export function createAdapters(config: Readonly<Config>, logger: Logger, env: NodeJS.ProcessEnv = process.env): Adapters {
-  const { bus, store, index, deliveries } = config.adapters === 'distributed' ? distributed(config, logger, env) : embedded(config, logger);
+  const { bus, index, deliveries } = config.adapters === 'distributed' ? distributed(config, logger, env) : embedded(config, logger);
+  const stores = createStores(config, env);
   return {
     bus,
-    store,
+    store: stores[0].store,
+    stores,
     index,
     deliveries,
     async close() {
       await bus.close();
-      await Promise.all([store.close(), index.close(), deliveries.close()]);
+      await Promise.all([...stores.map((s) => s.store.close()), index.close(), deliveries.close()]);
     },
   };
 }

@@ -18,7 +18,12 @@ export class LocalObjectStore implements ObjectStore {
   private readonly root: string;
   private readonly tmpDir: string;
 
-  constructor(root: string) {
+  /** `name` is the store's name in locations (config `stores[].name`); a single embedded store is "local". */
+  constructor(
+    root: string,
+    private readonly name = 'local',
+    private readonly region?: string,
+  ) {
     this.root = path.resolve(root);
     this.tmpDir = path.join(this.root, '.tmp');
   }
@@ -138,7 +143,8 @@ export class LocalObjectStore implements ObjectStore {
   }
 
   locate(key: string): ObjectLocation {
-    return { store: 'local', bucket: null, key, url: pathToFileURL(this.resolve(key)).href };
+    const location: ObjectLocation = { store: this.name, bucket: null, key, url: pathToFileURL(this.resolve(key)).href };
+    return this.region ? { ...location, region: this.region } : location;
   }
 
   /** Ready when objects can be written: the temp folder exists (or can be made) and is writable. */

@@ -22,6 +22,8 @@ import type { ListedObject, LocalFile, ObjectStore, ObjectStream, StoredObject }
 
 export interface S3ObjectStoreOptions {
   name: string;
+  /** The store's region in config `stores[].region`, carried in its locations. */
+  storeRegion?: string;
   endpoint: string | null;
   region: string;
   bucket: string;
@@ -179,7 +181,8 @@ export class S3ObjectStore implements ObjectStore {
         ? `${base}/${bucket}/${path}`
         : base.replace('://', `://${bucket}.`) + `/${path}`
       : `https://${bucket}.s3.${region}.amazonaws.com/${path}`;
-    return { store: name, bucket, key, url };
+    const location: ObjectLocation = { store: name, bucket, key, url };
+    return this.options.storeRegion ? { ...location, region: this.options.storeRegion } : location;
   }
 
   /**

@@ -28,7 +28,7 @@ export const FIT_MODES = ['cover', 'contain', 'fill', 'inside', 'outside'] as co
 export const POSITIONS = ['centre', 'attention', 'entropy', 'north', 'south', 'east', 'west'] as const;
 export const FORMATS = ['jpeg', 'webp', 'png', 'avif'] as const;
 export const FAIL_ON = ['none', 'truncated', 'error', 'warning'] as const;
-export const SERVICE_NAMES = ['ingest', 'processor', 'indexer', 'search'] as const;
+export const SERVICE_NAMES = ['ingest', 'processor', 'indexer', 'replicator', 'search'] as const;
 
 export const renditionSchema = z
   .object({
@@ -103,6 +103,37 @@ export function isLoopbackHost(host: string): boolean {
   const bare = host.replace(/^\[|\]$/g, '');
   return isIPv6(bare) && LOOPBACK.check(bare, 'ipv6');
 }
+
+const s3Schema = z
+  .object({
+    /** null: AWS S3 itself. */
+    endpoint: z.string().url().nullable(),
+    /** The region requests are signed for (AWS's own; MinIO and Ceph RGW accept any). */
+    region: z.string().min(1),
+    bucket: z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'an S3 bucket name'),
+    forcePathStyle: flag,
+    createBucket: flag,
+    /** Parts of a multipart upload; S3 needs at least 5 MiB. */
+    partSizeBytes: positiveInt.min(5 * 1024 * 1024),
+  })
+  .strict();
+
+export const STORE_ROLES = ['primary', 'replica'] as const;
+
+const storeSchema = z
+  .object({
+    /** Carried in every location of the store's objects, so the index and consumers can tell copies apart. */
+    name,
+    /** Where the store is (a site or cloud region, e.g. eu-west); reads prefer the request's region. */
+    region: name,
+    role: z.enum(STORE_ROLES),
+    /** An S3-compatible store; credentials from STORE_<NAME>_ACCESS_KEY_ID / _SECRET_ACCESS_KEY, else S3_ACCESS_KEY_ID / S3_SECRET_ACCESS_KEY. */
+    s3: s3Schema.partial({ region: true, forcePathStyle: true, createBucket: true, partSizeBytes: true }).optional(),
+    /** A local folder (embedded mode, or a mounted volume). */
+    local: z.object({ dir: z.string().min(1) }).strict().optional(),
+  })
+  .strict()
+  .refine((store) => (store.s3 === undefined) !== (store.local === undefined), { message: 'needs exactly one of s3 or local' });
 
 export const configSchema = z
   .object({
@@ -249,9 +280,9 @@ export const configSchema = z
     indexer: z.object({ concurrency: positiveInt.max(256) }).strict(),
     bus: z
       .object({
-        topics: z.object({ ingested: name, processed: name, failed: name }).strict(),
+        topics: z.object({ ingested: name, processed: name, failed: name, replicated: name, erased: name }).strict(),
         /** Consumer group of each consumer; members of a group share its partitions. */
-        groups: z.object({ processor: name, indexer: name, failures: name }).strict(),
+        groups: z.object({ processor: name, indexer: name, failures: name, replicator: name }).strict(),
         retentionHours: positiveInt,
       })
       .strict(),
@@ -267,20 +298,14 @@ export const configSchema = z
         rebalanceTimeoutMs: positiveInt,
       })
       .strict(),
-    s3: z
-      .object({
-        /** Name carried in event locations, so consumers can tell stores apart. */
-        name: name,
-        /** null: AWS S3 itself. */
-        endpoint: z.string().url().nullable(),
-        region: z.string().min(1),
-        bucket: z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'an S3 bucket name'),
-        forcePathStyle: flag,
-        createBucket: flag,
-        /** Parts of a multipart upload; S3 needs at least 5 MiB. */
-        partSizeBytes: positiveInt.min(5 * 1024 * 1024),
-      })
-      .strict(),
+    /** The primary S3 store when `stores` is not given (distributed adapters). */
+    s3: s3Schema.extend({ /** Name carried in event locations, so consumers can tell stores apart. */ name }).strict(),
+    /**
+     * Every store an image is kept in, each in a region: one primary (ingest and processor write there)
+     * and any number of replicas (the replicator copies to them; search reads from the nearest healthy one).
+     * Empty: one primary, the `s3` store (distributed) or <dataDir>/objects (embedded).
+     */
+    stores: z.array(storeSchema).default([]),
     elasticsearch: z
       .object({
         node: z.string().url(),
@@ -317,6 +342,15 @@ export const configSchema = z
     }
     if (config.consumers.retry.initialDelayMs > config.consumers.retry.maxDelayMs) {
       issue(['consumers', 'retry', 'initialDelayMs'], 'must not exceed consumers.retry.maxDelayMs');
+    }
+    if (config.stores.length > 0) {
+      const primaries = config.stores.filter((s) => s.role === 'primary').length;
+      if (primaries !== 1) issue(['stores'], `needs exactly one store with role primary, not ${primaries}`);
+      const names = new Set<string>();
+      config.stores.forEach((s, i) => {
+        if (names.has(s.name)) issue(['stores', i, 'name'], `duplicate store "${s.name}"`);
+        names.add(s.name);
+      });
     }
     if (config.ftp.passive.minPort > config.ftp.passive.maxPort) {
       issue(['ftp', 'passive', 'minPort'], 'must not exceed ftp.passive.maxPort');

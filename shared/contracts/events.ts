@@ -6,6 +6,8 @@ export const SCHEMAS = {
   ingested: 'images.ingested/v1',
   processed: 'images.processed/v1',
   failed: 'images.failed/v1',
+  replicated: 'images.replicated/v1',
+  erased: 'images.erased/v1',
 } as const;
 
 export type TopicRole = keyof typeof SCHEMAS;
@@ -33,6 +35,8 @@ export interface ObjectLocation {
   bucket: string | null;
   key: string;
   url: string;
+  /** Added in v1.3: the region of the store (config `stores[].region`); absent in events written before. */
+  region?: string;
 }
 
 export interface OriginalObject {
@@ -167,8 +171,43 @@ export interface ImageFailedEvent {
   origin?: { topic: string; partition: number; offset: string };
 }
 
+/** One object of an image as copied to a replica store, verified by size and SHA-256 after the copy. */
+export interface ReplicatedObject extends ObjectLocation {
+  role: 'original' | 'rendition';
+  /** "original" or the rendition's name. */
+  name: string;
+  bytes: number;
+  /** SHA-256 (hex) of the copy's bytes as read back from the replica. */
+  sha256: string;
+}
+
+/** Every object of an image is in one more store (a replica in another region). */
+export interface ImageReplicatedEvent {
+  schema: typeof SCHEMAS.replicated;
+  id: string;
+  /** The replica store's configured name and region. */
+  store: string;
+  region: string;
+  locations: ReplicatedObject[];
+  replicatedAt: string;
+}
+
+/** An image was removed everywhere (originals, renditions, every replica, the index, the FTP views). */
+export interface ImageErasedEvent {
+  schema: typeof SCHEMAS.erased;
+  id: string;
+  erasedAt: string;
+  /** operator: `cli erase` or the API; retention: an account's retentionDays passed. */
+  trigger: 'operator' | 'retention';
+  /** Who asked (the API key's or CLI user's name; "retention" for the sweep). */
+  by: string;
+  reason: string;
+}
+
 export interface EventByRole {
   ingested: ImageIngestedEvent;
   processed: ImageProcessedEvent;
   failed: ImageFailedEvent;
+  replicated: ImageReplicatedEvent;
+  erased: ImageErasedEvent;
 }

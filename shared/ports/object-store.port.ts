@@ -61,3 +61,11 @@ export interface ObjectStore {
   ping(): Promise<void>;
   close(): Promise<void>;
 }
+
+/** A configured store (config `stores`): ingest and processor write to the primary; replicas hold copies in other regions. */
+export interface NamedStore {
+  name: string;
+  region: string;
+  role: 'primary' | 'replica';
+  store: ObjectStore;
+}

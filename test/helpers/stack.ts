@@ -21,6 +21,14 @@ export function distributedOverrides(run: string, refresh: 'wait_for' | 'false' 
     kafka: { brokers: env.KAFKA_BROKERS.split(','), partitions: 3 },
     s3: { name: 'minio', endpoint: env.S3_ENDPOINT, bucket: `it-${run}`, forcePathStyle: true },
     elasticsearch: { node: env.ELASTICSEARCH_URL, index: `it-${run}`, replicas: 0, refresh },
-    bus: { topics: { ingested: `it-${run}.ingested`, processed: `it-${run}.processed`, failed: `it-${run}.failed` } },
+    bus: {
+      topics: {
+        ingested: `it-${run}.ingested`,
+        processed: `it-${run}.processed`,
+        failed: `it-${run}.failed`,
+        replicated: `it-${run}.replicated`,
+        erased: `it-${run}.erased`,
+      },
+    },
   };
 }
