@@ -18,3 +18,11 @@ export function renditionKey(id: string, name: string, extension: string): strin
 export function manifestKey(id: string, policyHash: string): string {
   return `renditions/${fanOut(id)}/${id}/manifest-${policyHash}.json`;
 }
+
+/**
+ * The audit record of an erased image (who, when, why; no image data), kept in the primary store.
+ * It also tells the replicator and the scrub that a missing original was erased, not lost.
+ */
+export function erasureRecordKey(id: string): string {
+  return `system/erasures/${fanOut(id)}/${id}.json`;
+}
