@@ -120,6 +120,14 @@ export class ElasticsearchDeliveryRecord implements DeliveryRecord {
     return true;
   }
 
+  async forgetImage(imageId: string): Promise<{ account: string; path: string }[]> {
+    // `imageId` is not indexed, only kept in doc values, which Elasticsearch 8.1+ can query: a scan
+    // of the record, the price of leaving the mapping (and every existing index) as it was.
+    const docs = await this.search('forget an image in', { term: { imageId } });
+    if (docs.length > 0) await this.write('forget an image in', docs.map((doc) => ({ delete: { _index: this.options.index, _id: this.id(doc.account, doc.path) } })));
+    return docs.map(({ account, path }) => ({ account, path }));
+  }
+
   async close(): Promise<void> {
     await this.client.close();
   }

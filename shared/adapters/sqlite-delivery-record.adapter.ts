@@ -22,6 +22,8 @@ const SCHEMA = `
     type TEXT NOT NULL CHECK (type IN ('file', 'directory')),
     image_id TEXT, size INTEGER, modified_at TEXT, original_key TEXT, content_type TEXT,
     PRIMARY KEY (account, parent, name)) WITHOUT ROWID;
+  -- An erasure looks an image's files up in every account.
+  CREATE INDEX IF NOT EXISTS deliveries_by_image ON deliveries (image_id) WHERE image_id IS NOT NULL;
 `;
 
 interface Row {
@@ -57,6 +59,7 @@ function prepare(db: Database.Database) {
        VALUES (@account, @parent, @name, @type, @image_id, @size, @modified_at, @original_key, @content_type)`,
     ),
     delete: db.prepare('DELETE FROM deliveries WHERE account = ? AND parent = ? AND name = ?'),
+    deleteImage: db.prepare('DELETE FROM deliveries WHERE image_id = ? RETURNING account, parent, name'),
   };
 }
 
@@ -118,6 +121,11 @@ export class SqliteDeliveryRecord implements DeliveryRecord {
       this.statements.delete.run(account, parent, name);
       return true;
     })();
+  }
+
+  async forgetImage(imageId: string): Promise<{ account: string; path: string }[]> {
+    const rows = this.statements.deleteImage.all(imageId) as (Pick<Row, 'parent' | 'name'> & { account: string })[];
+    return rows.map((row) => ({ account: row.account, path: fullPath(row) }));
   }
 
   async close(): Promise<void> {

@@ -46,6 +46,11 @@ export interface DeliveryRecord {
   rename(account: string, from: string, to: string): Promise<DeliveryMove[]>;
   /** Forgets the file at `path`, or the directory at `path` if nothing is recorded in it; false when nothing was removed. */
   remove(account: string, path: string): Promise<boolean>;
+  /**
+   * Forgets every file, in every account, that delivered this image (the image was erased), and
+   * returns where they were; their directories stay. Idempotent: a second call finds none.
+   */
+  forgetImage(imageId: string): Promise<{ account: string; path: string }[]>;
   close(): Promise<void>;
 }
 

@@ -154,6 +154,31 @@ export function deliveryRecordContract(name: string, makeHarness: () => Promise<
       expect(await record.remove('cam1', '/d/a.jpg')).toBe(false);
     });
 
+    it('forgets an erased image in every account that delivered it, renamed copies included, and nothing else', async () => {
+      const erased = delivery();
+      const kept = delivery();
+      await record.put('cam1', '/DCIM/a.jpg', erased);
+      await record.put('cam1', '/DCIM/b.jpg', kept);
+      await record.put('cam1', '/copy/a.jpg', erased);
+      await record.put('partner', '/in/a.jpg', erased);
+      await record.rename('partner', '/in', '/done');
+      // From another node: the erasure runs wherever the operator or the sweep is.
+      const other = another();
+      opened.push(other);
+      const forgotten = await other.forgetImage(erased.imageId);
+      expect(forgotten.sort((a, b) => (a.path < b.path ? -1 : 1))).toEqual([
+        { account: 'cam1', path: '/DCIM/a.jpg' },
+        { account: 'cam1', path: '/copy/a.jpg' },
+        { account: 'partner', path: '/done/a.jpg' },
+      ]);
+      expect(names(await record.list('cam1', '/DCIM'))).toEqual(['b.jpg']);
+      expect(await record.get('partner', '/done/a.jpg')).toBeNull();
+      // Its directories stay, as after DELE.
+      expect(await record.get('cam1', '/copy')).toEqual({ type: 'directory', name: 'copy' });
+      expect(await record.forgetImage(erased.imageId)).toEqual([]);
+      expect(await record.get('cam1', '/DCIM/b.jpg')).toEqual({ type: 'file', name: 'b.jpg', delivery: kept });
+    });
+
     it('takes names with spaces, quotes, wildcards of SQL and regular expressions, and non-ASCII letters', async () => {
       const odd = ["/Ordner mit Leerzeichen/it's 100% _x_ [1].jpg", '/ü/日本.JPG', '/*/?.jpg'];
       for (const path of odd) await record.put('cam1', path, delivery());
