@@ -207,6 +207,15 @@ export function searchFields(doc: ImageDocument): {
   };
 }
 
+/**
+ * Whether an event about an image, received (or made) at `at`, came before the image's erasure at
+ * `erasedAt` (null: never erased). Both indexes ignore such an event, so a replay cannot bring an
+ * erased image back, while the same bytes delivered after the erasure are a new image.
+ */
+export function predatesErasure(at: string, erasedAt: string | null): boolean {
+  return erasedAt !== null && instant(at) <= instant(erasedAt);
+}
+
 /** Identifies a dead letter so a replayed one is stored once. */
 export function failureKey(event: ImageFailedEvent): string {
   return [event.id ?? '', event.source.account, event.source.path, event.stage, event.failedAt].join('|');

@@ -10,6 +10,7 @@ import {
   failureKey,
   mergeFailed,
   mergeProcessed,
+  predatesErasure,
   searchFields,
   upgradeDocument,
   type StoredDocument,
@@ -67,7 +68,19 @@ interface Indexed {
   accounts: string[];
   terms: string[];
   location: { lat: number; lon: number } | null;
+  /** When the image was last erased; kept when the same bytes are delivered again after it. */
+  erasedAt?: string;
 }
+
+/** What stays of an erased image: its id and when it was erased, so that older events are ignored. */
+interface Tombstone {
+  id: string;
+  status: 'erased';
+  erasedAt: string;
+}
+
+/** Every search leaves tombstones out. */
+const NOT_ERASED: estypes.QueryDslQueryContainer = { bool: { must_not: [{ term: { status: 'erased' } }] } };
 
 const IMAGE_MAPPINGS = {
   dynamic: 'strict',
@@ -87,6 +100,8 @@ const IMAGE_MAPPINGS = {
     // Words pre-split by searchTerms(), exactly as the embedded index stores them.
     terms: { type: 'keyword' },
     location: { type: 'geo_point' },
+    // Added in v1.4: an erased image's tombstone (status "erased", no doc) and a re-delivered one keep it.
+    erasedAt: { type: 'date' },
   },
 } as const;
 
@@ -99,18 +114,19 @@ const FAILURE_MAPPINGS = {
   },
 } as const;
 
-/** An image's document as it is now, and the backing index that holds it. */
+/** An image's document as it is now (null for a tombstone), when it was last erased, and the backing index that holds it. */
 interface Stored {
   index: string;
   seqNo: number;
   primaryTerm: number;
-  doc: StoredDocument;
+  doc: StoredDocument | null;
+  erasedAt: string | null;
 }
 
-/** One waiting write: how it changes the image's document. */
+/** One waiting write: how it changes the image's document, told when the image was last erased (null: never). */
 interface Pending {
   id: string;
-  merge: (existing: ImageDocument | null) => ImageDocument;
+  merge: (existing: ImageDocument | null, erasedAt: string | null) => ImageDocument | null;
   resolve: () => void;
   reject: (error: unknown) => void;
 }
@@ -179,18 +195,18 @@ export class ElasticsearchImageIndex implements ImageIndex {
   }
 
   upsert(event: ImageProcessedEvent): Promise<void> {
-    return this.enqueue(event.id, (existing) => mergeProcessed(existing, event));
+    return this.enqueue(event.id, (existing, erasedAt) => (predatesErasure(event.source.receivedAt, erasedAt) ? existing : mergeProcessed(existing, event)));
   }
 
   async upsertFailed(event: ImageFailedEvent): Promise<void> {
-    return this.enqueue(failedImage(event).id, (existing) => mergeFailed(existing, event));
+    return this.enqueue(failedImage(event).id, (existing, erasedAt) => (predatesErasure(event.source.receivedAt, erasedAt) ? existing : mergeFailed(existing, event)));
   }
 
   async get(id: string): Promise<ImageDocument | null> {
     await this.ensureIndices();
     try {
       const stored = (await this.read([id])).get(id);
-      return stored ? upgradeDocument(stored.doc) : null;
+      return stored?.doc ? upgradeDocument(stored.doc) : null;
     } catch (error) {
       throw error instanceof IngestError ? error : indexError(`read ${id}`, error);
     }
@@ -198,7 +214,7 @@ export class ElasticsearchImageIndex implements ImageIndex {
 
   async search(query: ImageQuery): Promise<SearchResult> {
     await this.ensureIndices();
-    const filter = queryFilters(query);
+    const filter = [...queryFilters(query), NOT_ERASED];
     const aggs = query.facets?.length ? facetAggregations(query.facets) : undefined;
     try {
       // The facets' own requests run beside the page's: aggregating every match of a broad query
@@ -254,10 +270,43 @@ export class ElasticsearchImageIndex implements ImageIndex {
     return readFacets(names, sample.aggregations as never, value, boundary ? 'newest' : 'all');
   }
 
+  /**
+   * The tombstone replaces the document where it lives, under optimistic concurrency like any
+   * write: a bulk that read the image before is refused (409), reads again and meets the tombstone.
+   * Refreshed before it returns, so that no search shows the image after its erasure.
+   */
+  async erase(id: string, erasedAt: string): Promise<boolean> {
+    await this.ensureIndices();
+    try {
+      for (let attempt = 0; attempt < 5; attempt++) {
+        const found = (await this.read([id])).get(id);
+        const later = found?.erasedAt && Date.parse(found.erasedAt) > Date.parse(erasedAt) ? found.erasedAt : erasedAt;
+        const tombstone: Tombstone = { id, status: 'erased', erasedAt: later };
+        const action = found
+          ? { index: { _index: found.index, _id: id, if_seq_no: found.seqNo, if_primary_term: found.primaryTerm } }
+          : { create: { _index: this.writeAlias, _id: id, require_alias: true } };
+        const { items } = await this.client.bulk({ operations: [action, tombstone], refresh: 'wait_for' });
+        const outcome = (items[0].index ?? items[0].create)!;
+        if (outcome.status === 409) continue;
+        if (outcome.error) throw bulkItemError(id, outcome.status, outcome.error);
+        if (items[0].create) this.sawWriteIndex(outcome._index);
+        // Dead letters recorded a moment ago are not searchable before a refresh.
+        await this.client.indices.refresh({ index: this.failuresIndex });
+        await this.deleteFailuresWhere({ prefix: { key: `${id}|` } });
+        return Boolean(found?.doc);
+      }
+      throw new IngestError('INDEX_UNAVAILABLE', `too many concurrent updates of ${id} to erase it`, { retriable: true });
+    } catch (error) {
+      throw error instanceof IngestError ? error : indexError(`erase ${id}`, error);
+    }
+  }
+
   async recordFailure(event: ImageFailedEvent): Promise<void> {
     await this.ensureIndices();
     const key = failureKey(event);
     try {
+      // A dead letter of an erased image would keep what was read of it (camera, GPS, caption).
+      if (event.id && predatesErasure(event.source.receivedAt, (await this.read([event.id])).get(event.id)?.erasedAt ?? null)) return;
       await this.client.index(
         {
           index: this.failuresIndex,
@@ -289,25 +338,26 @@ export class ElasticsearchImageIndex implements ImageIndex {
 
   async deleteFailures(before: Date): Promise<number> {
     await this.ensureIndices();
-    // Search then bulk delete, not _delete_by_query: that lives in the reindex module, which a
-    // cluster built from the core Maven artifacts (the integration stack) does not load.
     try {
-      let deleted = 0;
-      for (;;) {
-        const found = await this.client.search({
-          index: this.failuresIndex,
-          query: { range: { failedAt: { lt: before.toISOString() } } },
-          _source: false,
-          size: 1000,
-        });
-        const ids = found.hits.hits.map((hit) => hit._id!);
-        if (ids.length === 0) return deleted;
-        const result = await this.client.bulk({ operations: ids.map((id) => ({ delete: { _index: this.failuresIndex, _id: id } })), refresh: true });
-        deleted += result.items.filter((item) => item.delete?.result === 'deleted').length;
-        if (result.errors) throw new Error(`${result.items.find((item) => item.delete?.error)?.delete?.error?.reason ?? 'bulk delete failed'}`);
-      }
+      return await this.deleteFailuresWhere({ range: { failedAt: { lt: before.toISOString() } } });
     } catch (error) {
       throw indexError('delete failures', error);
+    }
+  }
+
+  /**
+   * Search then bulk delete, not _delete_by_query: that lives in the reindex module, which a
+   * cluster built from the core Maven artifacts (the integration stack) does not load.
+   */
+  private async deleteFailuresWhere(query: estypes.QueryDslQueryContainer): Promise<number> {
+    let deleted = 0;
+    for (;;) {
+      const found = await this.client.search({ index: this.failuresIndex, query, _source: false, size: 1000 });
+      const ids = found.hits.hits.map((hit) => hit._id!);
+      if (ids.length === 0) return deleted;
+      const result = await this.client.bulk({ operations: ids.map((id) => ({ delete: { _index: this.failuresIndex, _id: id } })), refresh: true });
+      deleted += result.items.filter((item) => item.delete?.result === 'deleted').length;
+      if (result.errors) throw new Error(`${result.items.find((item) => item.delete?.error)?.delete?.error?.reason ?? 'bulk delete failed'}`);
     }
   }
 
@@ -362,15 +412,17 @@ export class ElasticsearchImageIndex implements ImageIndex {
       remaining.forEach((group) => {
         const found = current.get(group[0].id);
         const stored = found?.doc ?? null;
-        const doc = group.reduce<ImageDocument | null>((merged, pending) => pending.merge(merged), stored && upgradeDocument(stored))!;
-        if (isDeepStrictEqual(doc, stored)) return settle(group);
+        const erasedAt = found?.erasedAt ?? null;
+        const doc = group.reduce<ImageDocument | null>((merged, pending) => pending.merge(merged, erasedAt), stored && upgradeDocument(stored));
+        if (doc === null || isDeepStrictEqual(doc, stored)) return settle(group);
         // An image already indexed is rewritten where it lives: through the write alias it would
         // land in the newest backing index beside its older copy. require_alias: a missing alias
         // must fail the write, not auto-create a concrete index of that name.
         const action = found
           ? { index: { _index: found.index, _id: doc.id, if_seq_no: found.seqNo, if_primary_term: found.primaryTerm } }
           : { create: { _index: this.writeAlias, _id: doc.id, require_alias: true } };
-        operations.push(action, this.toIndexed(doc));
+        // The same bytes delivered after an erasure keep its time, so that older events stay ignored.
+        operations.push(action, erasedAt === null ? this.toIndexed(doc) : { ...this.toIndexed(doc), erasedAt });
         writing.push(group);
       });
       if (operations.length === 0) return;
@@ -403,11 +455,12 @@ export class ElasticsearchImageIndex implements ImageIndex {
     const docs = ids.flatMap((id) => (where.has(id) ? [where.get(id)!] : this.writeIndices).map((index) => ({ _index: index, _id: id })));
     const stored = new Map<string, Stored>();
     if (docs.length === 0) return stored;
-    const { docs: got } = await this.client.mget<Pick<Indexed, 'doc'>>({ docs, _source_includes: ['doc'] });
+    const { docs: got } = await this.client.mget<Partial<Pick<Indexed, 'doc' | 'erasedAt'>>>({ docs, _source_includes: ['doc', 'erasedAt'] });
     for (const item of got) {
       if ('error' in item) throw new IngestError('INDEX_UNAVAILABLE', `cannot read ${item._id} in ${item._index}: ${item.error.type}: ${item.error.reason ?? ''}`, { retriable: true, cause: item.error });
       if (item.found && !stored.has(item._id)) {
-        stored.set(item._id, { index: item._index, seqNo: item._seq_no!, primaryTerm: item._primary_term!, doc: item._source!.doc });
+        const { doc, erasedAt } = item._source!;
+        stored.set(item._id, { index: item._index, seqNo: item._seq_no!, primaryTerm: item._primary_term!, doc: doc ?? null, erasedAt: erasedAt ?? null });
       }
     }
     return stored;

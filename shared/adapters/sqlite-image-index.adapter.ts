@@ -11,6 +11,7 @@ import {
   mergeFailed,
   mergeProcessed,
   normalizeKeyword,
+  predatesErasure,
   searchFields,
   searchTerms,
   upgradeDocument,
@@ -265,6 +266,12 @@ const MIGRATIONS: string[] = [
   `,
 ];
 
+/**
+ * Tombstones of erased images: events received before erased_at are ignored (predatesErasure). A
+ * table of its own that no migration touches, so it is simply created where it is missing.
+ */
+const ERASURES_SCHEMA = 'CREATE TABLE IF NOT EXISTS erasures (id TEXT PRIMARY KEY, erased_at TEXT NOT NULL) WITHOUT ROWID;';
+
 /** The embedded search index: filter and sort columns in a narrow table, documents as JSON beside it, words in FTS5, places in an R*Tree. */
 export class SqliteImageIndex implements ImageIndex {
   private readonly db: Database.Database;
@@ -288,6 +295,7 @@ export class SqliteImageIndex implements ImageIndex {
       typeof lat1 === 'number' && typeof lon1 === 'number' ? distanceMeters(lat1, lon1, lat2 as number, lon2 as number) : null,
     );
     this.migrate();
+    this.db.exec(ERASURES_SCHEMA);
     this.statements = {
       docById: this.db.prepare('SELECT doc FROM images JOIN image_docs USING (seq) WHERE id = ?'),
       docBySeq: this.db.prepare('SELECT doc FROM image_docs WHERE seq = ?'),
@@ -298,7 +306,7 @@ export class SqliteImageIndex implements ImageIndex {
            make = @make, model = @model, lens = @lens, iso = @iso, lat = @lat, lon = @lon, status = @status
          RETURNING seq`,
       ),
-      // Images are never removed, so the last seq is (near enough) how many there are, without counting.
+      // Images are removed only when erased, so the last seq is (near enough) how many there are, without counting.
       lastSeq: this.db.prepare('SELECT coalesce(max(seq), 0) FROM images').pluck(),
       putDoc: this.db.prepare('INSERT OR REPLACE INTO image_docs (seq, doc) VALUES (?, ?)'),
       addAccount: this.db.prepare('INSERT OR IGNORE INTO image_accounts (account, seq) VALUES (?, ?)'),
@@ -311,15 +319,27 @@ export class SqliteImageIndex implements ImageIndex {
         .raw(),
       idsOf: this.db.prepare('SELECT seq, id FROM images WHERE seq IN (SELECT value FROM json_each(?))').raw(),
       accountCounts: this.db.prepare('SELECT account, COUNT(*) FROM image_accounts WHERE seq IN (SELECT value FROM json_each(?)) GROUP BY account').raw(),
+      erasedAt: this.db.prepare('SELECT erased_at FROM erasures WHERE id = ?').pluck(),
+      // ISO 8601 instants written by toISOString compare as text in time order.
+      tombstone: this.db.prepare(
+        `INSERT INTO erasures (id, erased_at) VALUES (?, ?)
+         ON CONFLICT (id) DO UPDATE SET erased_at = max(erased_at, excluded.erased_at)`,
+      ),
+      seqById: this.db.prepare('SELECT seq FROM images WHERE id = ?').pluck(),
+      deleteImage: this.db.prepare('DELETE FROM images WHERE seq = ?'),
+      deleteDoc: this.db.prepare('DELETE FROM image_docs WHERE seq = ?'),
+      deleteAccounts: this.db.prepare('DELETE FROM image_accounts WHERE seq = ?'),
+      // A dead letter's key starts with "<id>|" (failureKey); "}" follows "|", so this is a range of the primary key.
+      deleteFailuresOf: this.db.prepare('DELETE FROM failures WHERE key >= ? AND key < ?'),
     };
   }
 
   async upsert(event: ImageProcessedEvent): Promise<void> {
-    this.write(event.id, (existing) => mergeProcessed(existing, event));
+    this.write(event.id, (existing, erasedAt) => (predatesErasure(event.source.receivedAt, erasedAt) ? existing : mergeProcessed(existing, event)));
   }
 
   async upsertFailed(event: ImageFailedEvent): Promise<void> {
-    this.write(failedImage(event).id, (existing) => mergeFailed(existing, event));
+    this.write(failedImage(event).id, (existing, erasedAt) => (predatesErasure(event.source.receivedAt, erasedAt) ? existing : mergeFailed(existing, event)));
   }
 
   /** Bulk loads (the search bench): the events in one transaction, instead of one each. */
@@ -382,7 +402,21 @@ export class SqliteImageIndex implements ImageIndex {
     return result;
   }
 
+  async erase(id: string, erasedAt: string): Promise<boolean> {
+    const { statements } = this;
+    return this.db.transaction(() => {
+      statements.tombstone.run(id, erasedAt);
+      statements.deleteFailuresOf.run(`${id}|`, `${id}}`);
+      const seq = statements.seqById.get(id) as number | undefined;
+      if (seq === undefined) return false;
+      for (const remove of [statements.deleteImage, statements.deleteDoc, statements.deleteAccounts, statements.deleteTerms, statements.deletePlace]) remove.run(seq);
+      return true;
+    })();
+  }
+
   async recordFailure(event: ImageFailedEvent): Promise<void> {
+    // A dead letter of an erased image would keep what was read of it (camera, GPS, caption).
+    if (event.id && predatesErasure(event.source.receivedAt, (this.statements.erasedAt.get(event.id) as string | undefined) ?? null)) return;
     this.db
       .prepare('INSERT OR IGNORE INTO failures (key, failed_at, event) VALUES (?, ?, ?)')
       .run(failureKey(event), event.failedAt, JSON.stringify(event));
@@ -587,14 +621,17 @@ export class SqliteImageIndex implements ImageIndex {
     return facets;
   }
 
-  /** Reads, merges and writes one image in a transaction; a merge that changes nothing writes nothing. */
-  private write(id: string, merge: (existing: ImageDocument | null) => ImageDocument): void {
+  /**
+   * Reads, merges and writes one image in a transaction; a merge that changes nothing (or leaves no
+   * document) writes nothing. The merge is told when the image was last erased (null: never).
+   */
+  private write(id: string, merge: (existing: ImageDocument | null, erasedAt: string | null) => ImageDocument | null): void {
     this.db.transaction(() => {
       const { statements } = this;
       const row = statements.docById.get(id) as { doc: string } | undefined;
       const stored = row ? (JSON.parse(row.doc) as StoredDocument) : null;
-      const doc = merge(stored ? upgradeDocument(stored) : null);
-      if (isDeepStrictEqual(doc, stored)) return;
+      const doc = merge(stored ? upgradeDocument(stored) : null, (statements.erasedAt.get(id) as string | undefined) ?? null);
+      if (doc === null || isDeepStrictEqual(doc, stored)) return;
       const lat = doc.gps?.lat ?? null;
       const lon = doc.gps?.lon ?? null;
       const { seq } = statements.upsert.get({

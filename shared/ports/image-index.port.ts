@@ -173,6 +173,13 @@ export interface ImageIndex {
   upsertFailed(event: ImageFailedEvent): Promise<void>;
   get(id: string): Promise<ImageDocument | null>;
   search(query: ImageQuery): Promise<SearchResult>;
+  /**
+   * Removes an erased image: its document and its dead letters go, and a tombstone stays, so that
+   * from then on every event about the image received before `erasedAt` (ISO 8601) is ignored and
+   * replaying a topic cannot bring it back. A delivery received after it is a new one and is indexed.
+   * Returns whether a document was removed; idempotent, and a later erasure moves the tombstone on.
+   */
+  erase(id: string, erasedAt: string): Promise<boolean>;
   /** Keeps a dead letter for the operators' view; idempotent for a replayed event. */
   recordFailure(event: ImageFailedEvent): Promise<void>;
   /** Most recent first. */

@@ -514,6 +514,64 @@ export function imageIndexContract(name: string, makeHarness: () => Promise<Imag
       });
     }, 180_000);
 
+    it('forgets an erased image: not found by id, text, account or facets, its dead letters gone, others kept', async () => {
+      const erased = processedEvent({ keywords: ['harbour'], source: source({ account: 'north', receivedAt: at(0) }) });
+      const kept = processedEvent({ keywords: ['harbour'], source: source({ receivedAt: at(1) }) });
+      const failure = failedImageEvent({ id: erased.id, source: erased.source });
+      const otherFailure = failedImageEvent({ source: kept.source });
+      await index.upsert(erased);
+      await index.upsert(kept);
+      await index.recordFailure(failure);
+      await index.recordFailure(otherFailure);
+
+      expect(await index.erase(erased.id, at(2))).toBe(true);
+      expect(await index.get(erased.id)).toBeNull();
+      expect(await ids({ text: 'harbour' })).toEqual([kept.id]);
+      expect(await ids({ account: 'north' })).toEqual([]);
+      expect(await ids({ near: { lat: erased.gps!.lat, lon: erased.gps!.lon, radiusMeters: 1000 }, sort: { field: 'distance', order: 'asc' } })).toEqual([kept.id]);
+      const all = await index.search(query({ facets: ['account', 'status'] }));
+      expect(all.total).toBe(1);
+      expect(all.facets?.account).toEqual([{ value: 'cam1', count: 1 }]);
+      expect(all.facets?.status).toEqual([{ value: 'processed', count: 1 }]);
+      expect(await index.failures(10)).toEqual([otherFailure]);
+      // Idempotent: erasing again, or an image never indexed, removes nothing and fails nothing.
+      expect(await index.erase(erased.id, at(2))).toBe(false);
+      expect(await index.erase(fakeId(), at(2))).toBe(false);
+    });
+
+    it('ignores every event about an erased image received before the erasure, so a replay cannot bring it back', async () => {
+      const processed = processedEvent({ source: source({ receivedAt: at(0) }) });
+      const resent = { ...processed, source: source({ account: 'partner', receivedAt: at(1) }) };
+      const failed = failedImageEvent({ id: processed.id, source: source({ path: '/broken.jpg', receivedAt: at(1) }) });
+      await index.upsert(processed);
+      await index.erase(processed.id, at(2));
+      // Also an event the pipeline was still carrying when the erasure came (received before, indexed after).
+      for (const d of [{ processed }, { processed: resent }, { failed }] as Delivery[]) await deliver(index, d);
+      await index.recordFailure(failed);
+      expect(await index.get(processed.id)).toBeNull();
+      expect((await index.search(query())).total).toBe(0);
+      expect(await index.failures(10)).toEqual([]);
+    });
+
+    it('takes the same bytes delivered after the erasure as a new image, and still ignores what came before', async () => {
+      const before = processedEvent({ source: source({ path: '/old.jpg', receivedAt: at(0) }) });
+      const after = { ...before, source: source({ path: '/new.jpg', receivedAt: at(3) }) };
+      await index.upsert(before);
+      await index.erase(before.id, at(2));
+      await index.upsert(after);
+      await index.upsert(before);
+      const doc = await index.get(before.id);
+      expect(doc?.sources.map((s) => [s.path, s.count])).toEqual([['/new.jpg', 1]]);
+      expect(doc).toMatchObject({ receivedAt: at(3), firstSeenAt: at(3) });
+      expect(await ids({ text: 'new' })).toEqual([before.id]);
+      expect(await ids({ text: 'old' })).toEqual([]);
+      // A second erasure moves the tombstone on; an earlier erasure time never moves it back.
+      await index.erase(before.id, at(4));
+      await index.erase(before.id, at(2));
+      await index.upsert(after);
+      expect(await index.get(before.id)).toBeNull();
+    });
+
     it('keeps dead letters newest first and stores a replayed one once', async () => {
       const older = failedEvent({ failedAt: '2025-03-01T10:00:00.000Z' });
       const newer = failedEvent({ failedAt: '2025-03-01T11:00:00.000Z', stage: 'ingest', error: { code: 'UNSUPPORTED_TYPE', message: 'not an image' } });
