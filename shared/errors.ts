@@ -23,7 +23,11 @@ export type ErrorCode =
   | 'DOWNLOAD_NOT_ALLOWED'
   | 'PERMISSION_DENIED'
   | 'DISK_FULL'
-  | 'TRANSFER_TOO_SLOW';
+  | 'TRANSFER_TOO_SLOW'
+  /** An event about an image the index does not hold yet (its processed event is still on its way): retried. */
+  | 'NOT_YET_INDEXED'
+  /** A copy read back from a replica store differs from what was read from the primary. */
+  | 'REPLICA_MISMATCH';
 
 export class IngestError extends Error {
   readonly code: ErrorCode;

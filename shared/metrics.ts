@@ -65,6 +65,19 @@ export const uploadToSearchable = new Histogram({
   buckets: SECONDS,
 });
 
+export const replicationSeconds = new Histogram({
+  name: `${PREFIX}replication_lag_seconds`,
+  help: 'From an image being processed (processedAt) to its copies being verified in a replica store, by replica store.',
+  labelNames: ['store'] as const,
+  buckets: SECONDS,
+});
+
+export const replicatedObjects = new Counter({
+  name: `${PREFIX}replicated_objects_total`,
+  help: 'Objects of images the replicator checked in a replica store, by store and outcome: copied, or present (same size and SHA-256).',
+  labelNames: ['store', 'outcome'] as const,
+});
+
 export const PROCESSING_STAGES = ['read', 'metadata', 'render', 'write', 'total'] as const;
 export type ProcessingStage = (typeof PROCESSING_STAGES)[number];
 
@@ -173,7 +186,7 @@ export function watchReadiness(source: () => Promise<Record<string, string>>): (
 }
 
 /** Failures of a call that say nothing about the health of the system behind the port. */
-const EXPECTED: ReadonlySet<string> = new Set(['OBJECT_NOT_FOUND', 'NAME_NOT_ALLOWED', 'INVALID_QUERY', 'INVALID_EVENT']);
+const EXPECTED: ReadonlySet<string> = new Set(['OBJECT_NOT_FOUND', 'NAME_NOT_ALLOWED', 'INVALID_QUERY', 'INVALID_EVENT', 'NOT_YET_INDEXED']);
 
 /**
  * The port with every failed call counted on `counter`: one wrapper instead of a counter in each

@@ -46,6 +46,8 @@ export const FTP_REPLIES: Record<ErrorCode, ReplyRule> = {
   PERMISSION_DENIED: { refuse: true },
   DISK_FULL: { retry: `no space left to receive the upload; ${AGAIN}` },
   TRANSFER_TOO_SLOW: { retry: `the transfer was too slow and was ended; ${AGAIN}` },
+  NOT_YET_INDEXED: { retry: `internal error; ${AGAIN}` },
+  REPLICA_MISMATCH: { retry: `internal error; ${AGAIN}` },
 };
 
 /** The upload could not be written where it lands: nothing was taken, so the sender must resend. */

@@ -142,7 +142,7 @@ export interface ImageProcessedEvent extends Omit<ImageIngestedEvent, 'schema'> 
   processingMs: number;
 }
 
-export type FailureStage = 'ingest' | 'processor' | 'indexer';
+export type FailureStage = 'ingest' | 'processor' | 'indexer' | 'replicator';
 
 /** What a failed image still tells: its stored original and whatever metadata could be read. */
 export type FailedImage = Pick<ImageProcessedEvent, 'receivedAt' | 'original'> & Partial<ExtractedMetadataFields>;
