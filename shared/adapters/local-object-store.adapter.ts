@@ -12,7 +12,8 @@ const CONTENT_TYPE_SUFFIX = '.content-type';
 
 /**
  * Objects as files under one root. Writes go to a temp file that is fsynced and renamed into place,
- * so a crash leaves the old object or the new one, never half of one.
+ * so a crash leaves the old object or the new one, never half of one. A caller's SHA-256 (PutOptions) is
+ * not checked: the bytes go from this machine's disk to its own, with no transfer between to damage them.
  */
 export class LocalObjectStore implements ObjectStore {
   private readonly root: string;

@@ -14,11 +14,15 @@ import {
   PutObjectCommand,
   S3Client,
   S3ServiceException,
+  type ServerSideEncryption,
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import type { ObjectLocation } from '../contracts/events';
 import { IngestError, errorMessage } from '../errors';
-import type { ListedObject, LocalFile, ObjectStore, ObjectStream, StoredObject } from '../ports/object-store.port';
+import type { ListedObject, LocalFile, ObjectStore, ObjectStream, PutOptions, StoredObject } from '../ports/object-store.port';
+
+export type S3Checksums = 'when_required' | 'when_supported';
+export type SseMode = 'none' | 's3' | 'kms';
 
 export interface S3ObjectStoreOptions {
   name: string;
@@ -30,6 +34,16 @@ export interface S3ObjectStoreOptions {
   forcePathStyle: boolean;
   createBucket: boolean;
   partSizeBytes: number;
+  /**
+   * Checksums the SDK adds on its own (default when_required: only where an API demands one). With
+   * when_supported it streams a PUT of unknown length as `aws-chunked` with a CRC32 trailer, which Ceph
+   * RGW 16.2 refuses with 411 Length Required.
+   */
+  checksums?: S3Checksums;
+  /** Send the caller's SHA-256 as x-amz-checksum-sha256 for the store to check (default true; Ceph RGW 16.2 ignores it). */
+  sendSha256?: boolean;
+  /** Server-side encryption of every object written (default none); kms needs kmsKeyId. */
+  sse?: { mode: SseMode; kmsKeyId?: string };
   /** From S3_ACCESS_KEY_ID / S3_SECRET_ACCESS_KEY; absent means the AWS default chain. */
   credentials?: { accessKeyId: string; secretAccessKey: string };
 }
@@ -37,6 +51,13 @@ export interface S3ObjectStoreOptions {
 function isNotFound(error: unknown): boolean {
   return error instanceof S3ServiceException && (error.$metadata.httpStatusCode === 404 || error.name === 'NoSuchKey' || error.name === 'NotFound');
 }
+
+/** The request headers of each encryption mode, and what the store must answer to show it applied it. */
+const SSE: Record<SseMode, (kmsKeyId?: string) => { ServerSideEncryption?: ServerSideEncryption; SSEKMSKeyId?: string }> = {
+  none: () => ({}),
+  s3: () => ({ ServerSideEncryption: 'AES256' }),
+  kms: (kmsKeyId) => ({ ServerSideEncryption: 'aws:kms', SSEKMSKeyId: kmsKeyId }),
+};
 
 /** Client errors (4xx other than throttling) will not heal by retrying; everything else may. */
 function storeError(action: string, key: string, error: unknown): IngestError {
@@ -49,24 +70,29 @@ function storeError(action: string, key: string, error: unknown): IngestError {
 export class S3ObjectStore implements ObjectStore {
   private readonly client: S3Client;
   private ready: Promise<void> | null = null;
+  private readonly sse: ReturnType<(typeof SSE)[SseMode]>;
 
   constructor(private readonly options: S3ObjectStoreOptions) {
+    const checksums = options.checksums === 'when_supported' ? 'WHEN_SUPPORTED' : 'WHEN_REQUIRED';
+    this.sse = SSE[options.sse?.mode ?? 'none'](options.sse?.kmsKeyId);
     this.client = new S3Client({
       region: options.region,
       endpoint: options.endpoint ?? undefined,
       forcePathStyle: options.forcePathStyle,
       credentials: options.credentials,
+      requestChecksumCalculation: checksums,
+      responseChecksumValidation: checksums,
       // One quick retry for a dropped connection; longer outages are retried by the caller's own
       // budget (ingest: then 451; consumers: the runner's backoff), not stacked here as well.
       maxAttempts: 2,
     });
   }
 
-  async put(key: string, body: Buffer | Readable, contentType: string): Promise<StoredObject> {
+  async put(key: string, body: Buffer | Readable, contentType: string, options?: PutOptions): Promise<StoredObject> {
     await this.ensureBucket();
     try {
       if (Buffer.isBuffer(body)) {
-        await this.client.send(new PutObjectCommand({ Bucket: this.options.bucket, Key: key, Body: body, ContentType: contentType, ContentLength: body.length }));
+        await this.putWhole(key, body, body.length, contentType, options);
         return { key, bytes: body.length, contentType };
       }
       let bytes = 0;
@@ -79,22 +105,66 @@ export class S3ObjectStore implements ObjectStore {
         }),
       );
       body.once('error', (error) => counted.destroy(error));
-      // Multipart only above one part; S3 makes the object visible whole when the upload completes.
+      // Multipart only above one part; S3 makes the object visible whole when the upload completes. A
+      // multipart object's checksum is one of its parts' checksums, not the SHA-256 of its bytes: none is sent.
       await new Upload({
         client: this.client,
-        params: { Bucket: this.options.bucket, Key: key, Body: counted, ContentType: contentType },
+        params: { Bucket: this.options.bucket, Key: key, Body: counted, ContentType: contentType, ...this.sse },
         partSize: this.options.partSizeBytes,
         queueSize: 4,
         leavePartsOnError: false,
       }).done();
+      // CompleteMultipartUpload's answer vouches for nothing: neither MinIO nor Ceph RGW 16.2 repeats the
+      // encryption there (RGW even answers an empty ETag), so the object's own HEAD is asked.
+      if (this.sse.ServerSideEncryption) {
+        const head = await this.client.send(new HeadObjectCommand({ Bucket: this.options.bucket, Key: key }));
+        await this.checkEncrypted(key, head.ServerSideEncryption);
+      }
       return { key, bytes, contentType };
     } catch (error) {
-      throw storeError('write', key, error);
+      throw error instanceof IngestError ? error : storeError('write', key, error);
     }
   }
 
-  async putFile(key: string, filePath: string, contentType: string): Promise<StoredObject> {
-    return this.put(key, createReadStream(filePath, { highWaterMark: 1 << 20 }), contentType);
+  async putFile(key: string, filePath: string, contentType: string, options?: PutOptions): Promise<StoredObject> {
+    const { size } = await fs.stat(filePath);
+    if (size > this.options.partSizeBytes) return this.put(key, createReadStream(filePath, { highWaterMark: 1 << 20 }), contentType);
+    await this.ensureBucket();
+    try {
+      await this.putWhole(key, createReadStream(filePath, { highWaterMark: 1 << 20 }), size, contentType, options);
+      return { key, bytes: size, contentType };
+    } catch (error) {
+      throw error instanceof IngestError ? error : storeError('write', key, error);
+    }
+  }
+
+  /** One PutObject of a body whose length is known, with the caller's SHA-256 when the store checks it. */
+  private async putWhole(key: string, body: Buffer | Readable, bytes: number, contentType: string, options?: PutOptions): Promise<void> {
+    const sha256 = this.options.sendSha256 !== false && options?.sha256 ? Buffer.from(options.sha256, 'hex').toString('base64') : undefined;
+    const put = await this.client.send(
+      new PutObjectCommand({
+        Bucket: this.options.bucket,
+        Key: key,
+        Body: body,
+        ContentType: contentType,
+        ContentLength: bytes,
+        ChecksumSHA256: sha256,
+        ...this.sse,
+      }),
+    );
+    await this.checkEncrypted(key, put.ServerSideEncryption);
+  }
+
+  /**
+   * A store that does not answer with the encryption asked for did not apply it (Ceph RGW 16.2 takes
+   * `x-amz-server-side-encryption: AES256` and stores the object in the clear): the object is removed and
+   * the write fails for good, since no retry will encrypt it.
+   */
+  private async checkEncrypted(key: string, answered: string | undefined): Promise<void> {
+    const asked = this.sse.ServerSideEncryption;
+    if (!asked || answered === asked) return;
+    await this.delete(key);
+    throw new IngestError('STORE_UNAVAILABLE', `store ${this.options.name} wrote ${key} without the server-side encryption ${asked} it was asked for (answered ${answered ?? 'none'})`, { retriable: false });
   }
 
   async head(key: string): Promise<StoredObject | null> {

@@ -32,6 +32,10 @@ const ENV_OVERRIDES: Record<string, { key: string; list?: boolean }> = {
   S3_REGION: { key: 's3.region' },
   S3_BUCKET: { key: 's3.bucket' },
   S3_FORCE_PATH_STYLE: { key: 's3.forcePathStyle' },
+  S3_CHECKSUMS: { key: 's3.checksums' },
+  S3_SEND_SHA256: { key: 's3.sendSha256' },
+  S3_SSE: { key: 's3.sse.mode' },
+  S3_SSE_KMS_KEY_ID: { key: 's3.sse.kmsKeyId' },
 };
 
 const DEFAULT_FILE = path.join(PACKAGE_ROOT, 'config', 'default.yaml');

@@ -115,6 +115,20 @@ const s3Schema = z
     createBucket: flag,
     /** Parts of a multipart upload; S3 needs at least 5 MiB. */
     partSizeBytes: positiveInt.min(5 * 1024 * 1024),
+    // The three below are optional so that a store in `stores` without them inherits the top-level s3's.
+    /**
+     * Checksums the SDK adds on its own: when_required (only where an API demands one) or when_supported
+     * (every request; its streamed PUTs then go as aws-chunked with a CRC32 trailer, which Ceph RGW 16.2 refuses with 411).
+     */
+    checksums: z.enum(['when_required', 'when_supported']).optional(),
+    /** Send the SHA-256 the caller has as x-amz-checksum-sha256 for the store to check; Ceph RGW 16.2 ignores it. */
+    sendSha256: flag.optional(),
+    /** Server-side encryption at rest: s3 (SSE-S3, AES256) or kms (SSE-KMS with kmsKeyId); Ceph RGW 16.2 has only kms. */
+    sse: z
+      .object({ mode: z.enum(['none', 's3', 'kms']), kmsKeyId: z.string().min(1).optional() })
+      .strict()
+      .refine((sse) => sse.mode !== 'kms' || sse.kmsKeyId !== undefined, { message: 'mode kms needs kmsKeyId' })
+      .optional(),
   })
   .strict();
 

@@ -25,15 +25,24 @@ export interface LocalFile {
   release(): Promise<void>;
 }
 
+/** How a write may be checked on the way. */
+export interface PutOptions {
+  /**
+   * The SHA-256 (hex) of the bytes, when the caller already has it (an original's is its image id): a
+   * store that can check it on write refuses bytes that do not match; one that cannot ignores it.
+   */
+  sha256?: string;
+}
+
 /** Content-addressed blob storage: keys are derived from the image id, so writes are idempotent. */
 export interface ObjectStore {
   /** Writes atomically: a reader sees the whole object or none. Overwrites an existing key. */
-  put(key: string, body: Buffer | Readable, contentType: string): Promise<StoredObject>;
+  put(key: string, body: Buffer | Readable, contentType: string, options?: PutOptions): Promise<StoredObject>;
   /**
    * Stores a local file that the caller no longer changes; the store may take it over without a copy
    * (the local adapter links it in), so the caller can delete its own name afterwards.
    */
-  putFile(key: string, filePath: string, contentType: string): Promise<StoredObject>;
+  putFile(key: string, filePath: string, contentType: string, options?: PutOptions): Promise<StoredObject>;
   /** Metadata of an object, or null when absent. */
   head(key: string): Promise<StoredObject | null>;
   /** The whole object in memory; throws OBJECT_NOT_FOUND when absent. */

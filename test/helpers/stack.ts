@@ -13,6 +13,29 @@ export function stackEnv(): Record<string, string> {
   return env;
 }
 
+/** The S3-compatible stores the stack runs; `both` of them unless STORE=minio|ceph started fewer. */
+export type StackStore = 'minio' | 'rgw';
+
+/**
+ * How to reach one of the stack's S3 stores, with the settings that store needs: Ceph RGW 16.2 ignores
+ * x-amz-checksum-sha256 and SSE-S3, so it gets neither; both encrypt with SSE-KMS under the stack's key.
+ */
+export function stackS3(store: StackStore) {
+  const env = stackEnv();
+  const [endpoint, accessKeyId, secretAccessKey, kmsKeyId] =
+    store === 'minio'
+      ? [env.S3_ENDPOINT, env.S3_ACCESS_KEY_ID, env.S3_SECRET_ACCESS_KEY, env.S3_KMS_KEY_ID]
+      : [env.RGW_ENDPOINT, env.RGW_ACCESS_KEY_ID, env.RGW_SECRET_ACCESS_KEY, env.RGW_KMS_KEY_ID];
+  return {
+    name: store,
+    endpoint,
+    region: 'us-east-1',
+    credentials: { accessKeyId, secretAccessKey },
+    kmsKeyId,
+    sendSha256: store === 'minio',
+  };
+}
+
 /** Config overrides that point the distributed adapters at the local stack, with names unique to `run`. */
 export function distributedOverrides(run: string, refresh: 'wait_for' | 'false' = 'wait_for'): Record<string, unknown> {
   const env = stackEnv();
