@@ -20,6 +20,7 @@ import { OpsEndpoints, OpsHttpServer, type ReadinessPart } from './ops.http';
 import { SearchHttpServer } from './search/search.http';
 import { UrlSigner, loadUrlSecret } from './search/signed-urls';
 import { SourceHealth } from './search/source-health';
+import { StoreHealth } from './search/store-health';
 
 export interface App {
   adapters: Adapters;
@@ -59,7 +60,13 @@ export async function startApp(config: Readonly<Config>, logger: Logger): Promis
   const unwatchLag = watchLag(adapters.bus, consumers);
   closers.push(async () => unwatchLag());
   // Ready when what this process uses answers: every service publishes or consumes and reads the store; indexer and search need the index.
-  const checks: Partial<Record<ReadinessPart, () => Promise<void>>> = { bus: () => adapters.bus.ping(), store: () => adapters.store.ping() };
+  // Search reads whichever copy answers: it watches every store and, on its own, is ready while one of them is up. Writers need the primary.
+  const storeHealth = runs('search') ? new StoreHealth({ ...config.storeHealth, stores: adapters.stores, logger }) : null;
+  const readsOnly = storeHealth && config.services.every((s) => s === 'search');
+  const checks: Partial<Record<ReadinessPart, () => Promise<void>>> = {
+    bus: () => adapters.bus.ping(),
+    store: readsOnly ? () => storeHealth.anyReadable() : () => adapters.store.ping(),
+  };
   if (runs('indexer') || runs('search')) checks.index = () => adapters.index.ping();
   const ops = new OpsEndpoints({ checks, timeoutMs: config.ops.readyTimeoutMs, logger });
   const unwatchReadiness = watchReadiness(async () => (await ops.readiness()).checks);
@@ -113,7 +120,10 @@ export async function startApp(config: Readonly<Config>, logger: Logger): Promis
       closers.push(() => keys.stop());
       const signer = new UrlSigner(await loadUrlSecret(adapters.store, process.env, logger), config.http.signedUrlTtlSeconds);
       const sourceHealth = new SourceHealth({ accounts, index: adapters.index, logger });
-      const http = new SearchHttpServer({ ...deps, keys, signer, sourceHealth, ops });
+      storeHealth!.start();
+      closers.push(() => storeHealth!.stop());
+      const stores = adapters.stores.map((s) => ({ ...s, store: countedStore(s.store) }));
+      const http = new SearchHttpServer({ ...deps, keys, signer, sourceHealth, ops, stores, storeMarks: storeHealth! });
       httpPort = (await http.listen()).port;
       closers.push(() => http.close());
     }

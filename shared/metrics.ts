@@ -112,6 +112,18 @@ export const httpResponses = new Counter({
   labelNames: ['class'] as const,
 });
 
+export const storeUp = new Gauge({
+  name: `${PREFIX}store_up`,
+  help: "Whether the search service's heartbeat marks a store up (1) or down (0); reads go to down stores last.",
+  labelNames: ['store', 'region'] as const,
+});
+
+export const storeReadFallbacks = new Counter({
+  name: `${PREFIX}store_read_fallbacks_total`,
+  help: 'Image reads the search service moved to another copy because a store failed, by that store and when (open: before any byte; stream: mid-body).',
+  labelNames: ['store', 'stage'] as const,
+});
+
 /** What a spool gauge needs of the spool: how many entries wait in it. */
 export interface SpoolDepthSource {
   depth(): Promise<number>;

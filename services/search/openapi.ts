@@ -90,7 +90,7 @@ type SchemaName =
   | 'SourceHealthEntry'
   | 'Health'
   | 'ApiDescription';
-type ParameterName = 'ImageIdPath' | 'RenditionName' | 'Exp' | 'Sig' | 'Range' | 'IfNoneMatch' | 'IfRange';
+type ParameterName = 'ImageIdPath' | 'RenditionName' | 'Exp' | 'Sig' | 'Range' | 'IfNoneMatch' | 'IfRange' | 'Region' | 'RegionHeader';
 type ResponseName = 'BadRequest' | 'Unauthorized' | 'Forbidden' | 'NotFound' | 'RangeNotSatisfiable' | 'ServerError';
 type SecuritySchemeName = 'bearerAuth' | 'apiKeyHeader' | 'signedUrl';
 
@@ -207,23 +207,39 @@ const BYTES_HEADERS: Record<string, OpenApiHeader> = {
 };
 const BYTES_BODY = { 'image/*': { schema: { type: 'string', contentMediaType: 'image/*', description: 'The stored bytes, with their stored content type.' } } };
 const CONTENT_LENGTH: OpenApiHeader = { description: 'Bytes in this answer.', required: true, schema: { type: 'string', pattern: '^\\d+$' } };
+const SERVED_BY: OpenApiHeader = {
+  description: 'The configured store (`stores[].name`) the body starts from; should it break off, the rest comes from the next copy.',
+  required: true,
+  schema: { type: 'string', minLength: 1 },
+};
 
 function bytesOperation(operationId: string, summary: string, extra: (OpenApiParameter | Ref)[]): OpenApiOperation {
   return {
     operationId,
     summary,
     description:
-      'Streamed from the object store. Reachable with an analyst key, or without a key through the signed URL of an API answer (`exp` and `sig`, valid for http.signedUrlTtlSeconds).',
+      'Streamed from the preferred healthy copy: one in the requested region (`X-Region`, else `region`), else the configured order (primary first), stores that fail their heartbeat last; a copy that fails, before or during the body, is continued from the next. Reachable with an analyst key, or without a key through the signed URL of an API answer (`exp` and `sig`, valid for http.signedUrlTtlSeconds).',
     tags: ['images'],
     security: [...keyed('analyst'), { signedUrl: [] }],
-    parameters: [parameter('ImageIdPath'), ...extra, parameter('Exp'), parameter('Sig'), parameter('Range'), parameter('IfRange'), parameter('IfNoneMatch')],
+    parameters: [
+      parameter('ImageIdPath'),
+      ...extra,
+      parameter('Exp'),
+      parameter('Sig'),
+      parameter('Range'),
+      parameter('IfRange'),
+      parameter('IfNoneMatch'),
+      parameter('RegionHeader'),
+      parameter('Region'),
+    ],
     responses: {
-      '200': { description: 'The whole object.', headers: { ...BYTES_HEADERS, 'Content-Length': CONTENT_LENGTH }, content: BYTES_BODY },
+      '200': { description: 'The whole object.', headers: { ...BYTES_HEADERS, 'Content-Length': CONTENT_LENGTH, 'X-Served-By': SERVED_BY }, content: BYTES_BODY },
       '206': {
         description: 'One byte range (a `Range: bytes=` header, unless `If-Range` names another validator).',
         headers: {
           ...BYTES_HEADERS,
           'Content-Length': CONTENT_LENGTH,
+          'X-Served-By': SERVED_BY,
           'Content-Range': { description: 'The range sent and the whole size.', required: true, schema: { type: 'string', pattern: '^bytes \\d+-\\d+/\\d+$' } },
         },
         content: BYTES_BODY,
@@ -519,6 +535,13 @@ export const OPENAPI_DOCUMENT: OpenApiDocument = {
       },
       IfRange: { name: 'If-Range', in: 'header', description: 'Apply `Range` only while the ETag is this one.', schema: { type: 'string' } },
       IfNoneMatch: { name: 'If-None-Match', in: 'header', description: 'ETags the client holds; a match answers 304.', schema: { type: 'string' } },
+      RegionHeader: {
+        name: 'X-Region',
+        in: 'header',
+        description: 'Read from a copy in this region (config `stores[].region`) when one is healthy; wins over `region`.',
+        schema: { type: 'string' },
+      },
+      Region: { name: 'region', in: 'query', description: 'As `X-Region`, for links; not part of a signed URL’s signature.', schema: { type: 'string' } },
     },
     responses: {
       BadRequest: { description: 'A parameter is invalid; the message names it.', content: json(schema('Error')) },

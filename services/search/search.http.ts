@@ -11,9 +11,11 @@ import { httpResponses } from '../../shared/metrics';
 import { PACKAGE_ROOT } from '../../shared/paths';
 import type { ImageDocument, ImageIndex, ImageQuery } from '../../shared/ports/image-index.port';
 import { distanceFrom } from '../../shared/search-results';
-import type { ObjectStore } from '../../shared/ports/object-store.port';
+import type { NamedStore, ObjectStore } from '../../shared/ports/object-store.port';
 import type { OpsEndpoints } from '../ops.http';
 import { matchesEtag, parseRange } from './byte-range';
+import { chooseCopies, type StoreMarks } from './copy-choice';
+import { CopyReader } from './copy-reader';
 import { OPENAPI_DOCUMENT } from './openapi';
 import { pageAsset } from './page-assets';
 import type { SourceHealthReporter } from './source-health';
@@ -24,6 +26,10 @@ export interface SearchDeps {
   config: Readonly<Config>;
   index: ImageIndex;
   store: ObjectStore;
+  /** Where image bytes are read from: every configured store, primary first. Without it, `store` alone. */
+  stores?: readonly NamedStore[];
+  /** The stores' heartbeat marks (StoreHealth); without it every store counts as up. */
+  storeMarks?: StoreMarks;
   logger: Logger;
   keys: ApiKeyDirectory;
   signer: UrlSigner;
@@ -133,9 +139,13 @@ class HttpError extends Error {
 export class SearchHttpServer {
   private readonly server: Server;
   private readonly logger: Logger;
+  private readonly stores: readonly NamedStore[];
+  private readonly copies: CopyReader;
 
   constructor(private readonly deps: SearchDeps) {
     this.logger = deps.logger.child({ component: 'search' });
+    this.stores = deps.stores ?? [{ name: 'primary', region: '', role: 'primary', store: deps.store }];
+    this.copies = new CopyReader(deps.logger);
     this.server = createServer((req, res) => void this.handle(req, res));
     this.server.keepAliveTimeout = 5_000;
   }
@@ -236,11 +246,11 @@ export class SearchHttpServer {
     const doc = await index.get(id);
     if (!doc) throw new HttpError(404, 'no such image');
     if (route === 'image') return this.json(res, 200, detail(doc, this.deps.signer));
-    if (parts[3] === 'original') return this.object(req, res, doc.original.key, etagOf(id, 'original'));
+    if (parts[3] === 'original') return this.object(req, res, this.copiesOf(doc, doc.original.key, url, req), doc.original.key, etagOf(id, 'original'));
     const rendition = doc.renditions.find((r) => r.name === parts[4]);
     if (!rendition) throw new HttpError(404, 'no such rendition');
     // A profile may name a rendition "original": the prefix keeps its validator apart from the original's.
-    return this.object(req, res, rendition.key, etagOf(id, `renditions/${rendition.name}`));
+    return this.object(req, res, this.copiesOf(doc, rendition.key, url, req), rendition.key, etagOf(id, `renditions/${rendition.name}`));
   }
 
   /** Throws 401 without a known key and 403 when the key's role is not enough; `auth: none` lets everything through. */
@@ -263,9 +273,19 @@ export class SearchHttpServer {
     if (check === 'invalid') throw new HttpError(403, 'this image URL is not validly signed');
   }
 
-  /** Streams an object, honouring If-None-Match (304) and a single byte Range (206, or 416). */
-  private async object(req: IncomingMessage, res: ServerResponse, key: string, etag: string): Promise<void> {
-    const headers = {
+  /** The stores holding `key`, in the order to read them: the request's region (X-Region, else ?region=) first, healthy stores before down ones. */
+  private copiesOf(doc: ImageDocument, key: string, url: URL, req: IncomingMessage): NamedStore[] {
+    const header = req.headers['x-region'];
+    const region = (typeof header === 'string' && header.trim()) || url.searchParams.get('region');
+    return chooseCopies(key, doc.locations, this.stores, this.deps.storeMarks ?? { isUp: () => true }, region);
+  }
+
+  /**
+   * Streams an object from the first of its copies that answers, honouring If-None-Match (304) and a
+   * single byte Range (206, or 416); X-Served-By names the store the body starts from.
+   */
+  private async object(req: IncomingMessage, res: ServerResponse, copies: NamedStore[], key: string, etag: string): Promise<void> {
+    const headers: Record<string, string> = {
       etag,
       'accept-ranges': 'bytes',
       // Keys are content-addressed: the bytes behind a URL never change. Behind keys, shared caches must not keep them.
@@ -281,14 +301,15 @@ export class SearchHttpServer {
     const rangeHeader = ifRange === undefined || ifRange === etag ? req.headers.range : undefined;
     let range: { start: number; end: number } | undefined;
     if (rangeHeader) {
-      const meta = await this.deps.store.head(key);
+      const meta = await this.copies.head(copies, key);
       if (!meta) throw new HttpError(404, 'object missing from the store');
       const parsed = parseRange(rangeHeader, meta.bytes);
       if (parsed === 'unsatisfiable') throw new HttpError(416, `range not satisfiable: the object has ${meta.bytes} bytes`, { 'content-range': `bytes */${meta.bytes}` });
       range = parsed ?? undefined;
     }
-    const object = await this.deps.store.getStream(key, range);
+    const object = await this.copies.open(copies, key, range);
     if (!object) throw new HttpError(404, 'object missing from the store');
+    headers['x-served-by'] = object.servedBy;
     if (range) {
       res.writeHead(206, {
         ...headers,

@@ -320,6 +320,20 @@ export const configSchema = z
      * Empty: one primary, the `s3` store (distributed) or <dataDir>/objects (embedded).
      */
     stores: z.array(storeSchema).default([]),
+    /** The search service's heartbeat of every store: reads go to stores marked up first, and /readyz needs one. */
+    storeHealth: z
+      .object({
+        /** Time between heartbeats (a ping of each store). */
+        intervalMs: positiveInt.min(100).default(2_000),
+        /** A ping that has not answered by then fails the heartbeat; must be below intervalMs. */
+        timeoutMs: positiveInt.default(1_000),
+        /** Failed heartbeats in a row that mark a store down. */
+        downAfter: positiveInt.max(100).default(2),
+        /** Answered heartbeats in a row that mark a down store up again. */
+        upAfter: positiveInt.max(100).default(2),
+      })
+      .strict()
+      .default({}),
     elasticsearch: z
       .object({
         node: z.string().url(),
@@ -365,6 +379,9 @@ export const configSchema = z
         if (names.has(s.name)) issue(['stores', i, 'name'], `duplicate store "${s.name}"`);
         names.add(s.name);
       });
+    }
+    if (config.storeHealth.timeoutMs >= config.storeHealth.intervalMs) {
+      issue(['storeHealth', 'timeoutMs'], 'must be below storeHealth.intervalMs');
     }
     if (config.ftp.passive.minPort > config.ftp.passive.maxPort) {
       issue(['ftp', 'passive', 'minPort'], 'must not exceed ftp.passive.maxPort');
