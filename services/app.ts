@@ -17,6 +17,8 @@ import { Spool } from './ingest/spool';
 import { IndexerService } from './indexer/indexer.service';
 import { ProcessorService } from './processor/processor.service';
 import { OpsEndpoints, OpsHttpServer, type ReadinessPart } from './ops.http';
+import { Eraser } from './privacy/eraser';
+import { RetentionSweep } from './privacy/retention.sweep';
 import { SearchHttpServer } from './search/search.http';
 import { UrlSigner, loadUrlSecret } from './search/signed-urls';
 import { SourceHealth } from './search/source-health';
@@ -44,6 +46,8 @@ export async function startApp(config: Readonly<Config>, logger: Logger): Promis
   const runner = new ConsumerRunner({ bus: adapters.bus, failedTopic: config.bus.topics.failed, retry: config.consumers.retry, logger });
   // Services see the store and index through counters of their failures (image_ingest_*_errors_total).
   const deps = { config, accounts, runner, logger, ...adapters, store: countedStore(adapters.store), index: countedIndex(adapters.index) };
+  // The one path by which an image is erased: the API's DELETE and the retention sweep.
+  const eraser = new Eraser(deps);
   const closers: (() => Promise<void>)[] = [];
   const subscriptions: Subscription[] = [];
   let ftpPort: number | null = null;
@@ -114,6 +118,8 @@ export async function startApp(config: Readonly<Config>, logger: Logger): Promis
     }
     if (config.services.includes('processor')) subscriptions.push(await new ProcessorService(deps).start());
     if (config.services.includes('indexer')) subscriptions.push(...(await new IndexerService(deps).start()));
+    // The indexer owns the retention sweep: every deployment runs one, and several sweeping at once do no harm.
+    if (runs('indexer')) closers.push(new RetentionSweep({ ...deps, accounts: () => accounts.list(), eraser }).start(config.retention.sweepIntervalMs));
     if (config.services.includes('search')) {
       const keys = new ApiKeyDirectory(adapters.store, { refreshMs: config.accountSync.refreshMs, logger });
       await keys.start();
@@ -123,7 +129,7 @@ export async function startApp(config: Readonly<Config>, logger: Logger): Promis
       storeHealth!.start();
       closers.push(() => storeHealth!.stop());
       const stores = adapters.stores.map((s) => ({ ...s, store: countedStore(s.store) }));
-      const http = new SearchHttpServer({ ...deps, keys, signer, sourceHealth, ops, stores, storeMarks: storeHealth! });
+      const http = new SearchHttpServer({ ...deps, keys, signer, sourceHealth, ops, eraser, stores, storeMarks: storeHealth! });
       httpPort = (await http.listen()).port;
       closers.push(() => http.close());
     }

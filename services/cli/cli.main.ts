@@ -11,16 +11,19 @@ import { backfill, type BackfillReport } from '../ingest/backfill';
 import { IngestService } from '../ingest/ingest.service';
 import { Spool } from '../ingest/spool';
 import { processIo, UsageError, type CommandContext } from './cli.io';
+import { ERASE_USAGE, eraseCommand } from './erase.command';
 import { FAILURES_USAGE, failuresCommand } from './failures.command';
 import { KEYS_USAGE, keysCommand } from './keys.command';
 import { PRUNE_USAGE, pruneCommand } from './prune.command';
 import { REINDEX_USAGE, reindexCommand } from './reindex.command';
 import { REPROCESS_USAGE, reprocessCommand } from './reprocess.command';
+import { RETENTION_USAGE, retentionCommand } from './retention.command';
 import { STATUS_USAGE, statusCommand } from './status.command';
 
 const USAGE = `usage:
   npm run cli -- accounts add <name> [--home DIR] [--drop-folder DIR] [--profile NAME] [--max-file-bytes N] [--allow CIDR]...
-                 [--expect-every 15m|2h|1d]   (password read from stdin; --expect-every: quieter cameras count as quiet)
+                 [--expect-every 15m|2h|1d] [--retention-days N]
+                 (password read from stdin; --expect-every: quieter cameras count as quiet; --retention-days: erase its images after N days)
   npm run cli -- accounts hash        (password from stdin; prints a hash for the config file)
   npm run cli -- accounts list
 ${KEYS_USAGE}
@@ -30,6 +33,8 @@ ${FAILURES_USAGE}
 ${REINDEX_USAGE}
 ${PRUNE_USAGE}
 ${STATUS_USAGE}
+${ERASE_USAGE}
+${RETENTION_USAGE}
   npm run cli -- <command> --help`;
 
 /** Operations commands: each opens the configured adapters, as the services do, and returns its exit code. */
@@ -39,6 +44,8 @@ const COMMANDS: Record<string, { run: (ctx: CommandContext, args: string[]) => P
   reindex: { run: reindexCommand, usage: REINDEX_USAGE },
   prune: { run: pruneCommand, usage: PRUNE_USAGE },
   status: { run: statusCommand, usage: STATUS_USAGE },
+  erase: { run: eraseCommand, usage: ERASE_USAGE },
+  retention: { run: retentionCommand, usage: RETENTION_USAGE },
 };
 
 async function withContext(config: Readonly<Config>, run: (ctx: CommandContext) => Promise<number>): Promise<number> {
@@ -92,7 +99,7 @@ async function accounts(config: Readonly<Config>, args: string[]): Promise<void>
     const directory = new AccountDirectory(config, adapters.store);
     if (command === 'list') {
       await directory.refresh();
-      for (const a of directory.list()) console.log(`${a.name}\thome=${a.home}${a.dropFolder ? `\tdrop=${a.dropFolder}` : ''}\tprofile=${a.renditionProfile}${a.expectEvery ? `\texpect=${a.expectEvery}` : ''}`);
+      for (const a of directory.list()) console.log(`${a.name}\thome=${a.home}${a.dropFolder ? `\tdrop=${a.dropFolder}` : ''}\tprofile=${a.renditionProfile}${a.expectEvery ? `\texpect=${a.expectEvery}` : ''}${a.retentionDays ? `\tretention=${a.retentionDays}d` : ''}`);
       return;
     }
     const { values } = parseArgs({
@@ -104,11 +111,16 @@ async function accounts(config: Readonly<Config>, args: string[]): Promise<void>
         'max-file-bytes': { type: 'string' },
         allow: { type: 'string', multiple: true, default: [] },
         'expect-every': { type: 'string' },
+        'retention-days': { type: 'string' },
       },
     });
     const expectEvery = values['expect-every'];
     if (expectEvery !== undefined && parseDuration(expectEvery) === null) {
       throw new UsageError(`--expect-every must be a whole number and a unit (s, m, h or d), such as 15m, 2h or 1d, not "${expectEvery}"`);
+    }
+    const retentionDays = values['retention-days'];
+    if (retentionDays !== undefined && !/^[1-9]\d{0,4}$/.test(retentionDays)) {
+      throw new UsageError(`--retention-days must be a whole number of days from 1, not "${retentionDays}"`);
     }
     const password = await readPassword(`password for ${name}: `);
     if (password.length < 8) throw new Error('password must have at least 8 characters');
@@ -121,6 +133,7 @@ async function accounts(config: Readonly<Config>, args: string[]): Promise<void>
       maxFileBytes: values['max-file-bytes'] ? Number(values['max-file-bytes']) : undefined,
       allowedNetworks: values.allow!,
       expectEvery,
+      retentionDays: retentionDays === undefined ? undefined : Number(retentionDays),
     });
     console.log(`account ${name} saved in ${adapters.store.locate(ACCOUNTS_KEY).url}`);
   } finally {

@@ -62,7 +62,7 @@ export interface OpenApiDocument {
   jsonSchemaDialect: string;
   tags: { name: string; description: string }[];
   security: SecurityRequirement[];
-  paths: Record<string, { get: OpenApiOperation }>;
+  paths: Record<string, { get: OpenApiOperation; delete?: OpenApiOperation }>;
   components: {
     schemas: Record<SchemaName, JsonSchema>;
     parameters: Record<ParameterName, OpenApiParameter>;
@@ -86,12 +86,13 @@ type SchemaName =
   | 'IndexedSource'
   | 'ImageFailedEvent'
   | 'Failures'
+  | 'ErasureResult'
   | 'SourceHealthReport'
   | 'SourceHealthEntry'
   | 'Health'
   | 'ApiDescription';
 type ParameterName = 'ImageIdPath' | 'RenditionName' | 'Exp' | 'Sig' | 'Range' | 'IfNoneMatch' | 'IfRange' | 'Region' | 'RegionHeader';
-type ResponseName = 'BadRequest' | 'Unauthorized' | 'Forbidden' | 'NotFound' | 'RangeNotSatisfiable' | 'ServerError';
+type ResponseName = 'BadRequest' | 'Unauthorized' | 'Forbidden' | 'NotFound' | 'RangeNotSatisfiable' | 'ServerError' | 'Unavailable';
 type SecuritySchemeName = 'bearerAuth' | 'apiKeyHeader' | 'signedUrl';
 
 const schema = (name: SchemaName): Ref => ({ $ref: `#/components/schemas/${name}` });
@@ -305,6 +306,33 @@ export const OPENAPI_DOCUMENT: OpenApiDocument = {
         parameters: [parameter('ImageIdPath')],
         responses: { '200': { description: 'The indexed image.', content: json(schema('ImageDetail')) }, '404': response('NotFound'), ...ERROR_RESPONSES },
       },
+      delete: {
+        operationId: 'eraseImage',
+        summary: 'Erase an image everywhere',
+        description:
+          'Removes the original, every rendition and manifest in every configured store, the index document and the accounts’ FTP view entries, ' +
+          'keeps an audit record (who: the key’s name; when; why; what was removed; no image data) and publishes images.erased/v1. ' +
+          'Idempotent: erasing again answers `already-erased`; a 503 left it half done and the same request finishes it. Operators only.',
+        tags: ['operations'],
+        security: keyed('operator'),
+        parameters: [
+          parameter('ImageIdPath'),
+          {
+            name: 'reason',
+            in: 'query',
+            required: true,
+            description: 'Why the image is erased; kept in its audit record and sent in images.erased (no personal data here).',
+            schema: { type: 'string', minLength: 1, maxLength: 1000 },
+          },
+        ],
+        responses: {
+          '200': { description: 'Erased now (`erased`), or found erased before (`already-erased`).', content: json(schema('ErasureResult')) },
+          '400': response('BadRequest'),
+          '404': response('NotFound'),
+          '503': response('Unavailable'),
+          ...ERROR_RESPONSES,
+        },
+      },
     },
     '/api/images/{id}/original': { get: bytesOperation('getOriginal', 'The original bytes as received', []) },
     '/api/images/{id}/renditions/{name}': { get: bytesOperation('getRendition', 'A rendition of the image', [parameter('RenditionName')]) },
@@ -491,6 +519,21 @@ export const OPENAPI_DOCUMENT: OpenApiDocument = {
       },
       ImageFailedEvent: failedEvent,
       Failures: closed({ items: { type: 'array', maxItems: 1000, items: schema('ImageFailedEvent') } }),
+      ErasureResult: closed({
+        id: schema('ImageId'),
+        status: { enum: ['erased', 'already-erased'] },
+        erasure: closed({
+          erasedAt: instant,
+          trigger: { enum: ['operator', 'retention'] },
+          by: { type: 'string' },
+          reason: { type: 'string' },
+          objects: { type: 'array', items: closed({ store: { type: 'string' }, region: { type: 'string' }, keys: { type: 'array', items: { type: 'string' } } }) },
+          unconfiguredStores: { type: 'array', items: { type: 'string' }, description: 'Stores the index named that are not configured here: their copies were not removed.' },
+          indexed: { type: 'boolean' },
+          deliveries: { type: 'array', items: closed({ account: { type: 'string' }, files: { type: 'integer', minimum: 1 } }) },
+          completedAt: { ...instant, description: 'When the erasure finished (the event published).' },
+        }),
+      }),
       SourceHealthReport: closed({
         checkedAt: { ...instant, description: 'When quiet and silentForMs were worked out.' },
         observedAt: { ...instant, description: `When the index was read for them: at most ${SOURCE_HEALTH_CACHE_MS / 1000} s before checkedAt.` },
@@ -550,7 +593,7 @@ export const OPENAPI_DOCUMENT: OpenApiDocument = {
         headers: { 'WWW-Authenticate': { description: 'The Bearer challenge.', required: true, schema: { type: 'string', pattern: '^Bearer ' } } },
         content: json(schema('Error')),
       },
-      Forbidden: { description: 'The key’s role does not reach this route (dead letters and source health need operator).', content: json(schema('Error')) },
+      Forbidden: { description: 'The key’s role does not reach this route (dead letters, source health and erasure need operator).', content: json(schema('Error')) },
       NotFound: { description: 'No such image, rendition or stored object.', content: json(schema('Error')) },
       RangeNotSatisfiable: {
         description: 'The range starts past the end of the object.',
@@ -558,9 +601,10 @@ export const OPENAPI_DOCUMENT: OpenApiDocument = {
         content: json(schema('Error')),
       },
       ServerError: { description: 'An unexpected failure; logged on the server.', content: json(closed({ error: { const: 'internal error' } })) },
+      Unavailable: { description: 'A store, the index or the bus failed half-way; repeating the request finishes it.', content: json(schema('Error')) },
     },
     securitySchemes: {
-      bearerAuth: { type: 'http', scheme: 'bearer', description: '`Authorization: Bearer <key>`. Roles: analyst (search, images), operator (also dead letters and source health).' },
+      bearerAuth: { type: 'http', scheme: 'bearer', description: '`Authorization: Bearer <key>`. Roles: analyst (search, images), operator (also dead letters, source health and erasure).' },
       apiKeyHeader: { type: 'apiKey', in: 'header', name: 'X-API-Key', description: 'The same key in `X-API-Key: <key>`.' },
       signedUrl: { type: 'apiKey', in: 'query', name: 'sig', description: 'Image bytes only: the `exp` and `sig` of a URL from an API answer.' },
     },

@@ -13,6 +13,7 @@ import type { ImageDocument, ImageIndex, ImageQuery } from '../../shared/ports/i
 import { distanceFrom } from '../../shared/search-results';
 import type { NamedStore, ObjectStore } from '../../shared/ports/object-store.port';
 import type { OpsEndpoints } from '../ops.http';
+import type { Eraser, ErasureOutcome } from '../privacy/eraser';
 import { matchesEtag, parseRange } from './byte-range';
 import { chooseCopies, type StoreMarks } from './copy-choice';
 import { CopyReader } from './copy-reader';
@@ -37,6 +38,8 @@ export interface SearchDeps {
   sourceHealth?: SourceHealthReporter;
   /** /metrics and /readyz; without it they answer 404. */
   ops?: OpsEndpoints;
+  /** DELETE /api/images/{id} (operators); without it that answers 404. */
+  eraser?: Eraser;
 }
 
 const ID = /^[0-9a-f]{64}$/;
@@ -44,10 +47,14 @@ const ID = /^[0-9a-f]{64}$/;
 const PAGE = readFileSync(path.join(PACKAGE_ROOT, 'services', 'search', 'search.page.html'));
 
 /** What a request may reach, by the role its key needs; image bytes also open to a signed URL. */
-type Route = 'search' | 'image' | 'bytes' | 'failures' | 'sources';
-const ROUTE_ROLE: Record<Route, ApiRole> = { search: 'analyst', image: 'analyst', bytes: 'analyst', failures: 'operator', sources: 'operator' };
+type Route = 'search' | 'image' | 'bytes' | 'failures' | 'sources' | 'erase';
+const ROUTE_ROLE: Record<Route, ApiRole> = { search: 'analyst', image: 'analyst', bytes: 'analyst', failures: 'operator', sources: 'operator', erase: 'operator' };
 
-function routeOf(parts: string[]): Route | null {
+/** The one path DELETE is allowed on: an image. */
+const ERASE_PATH = /^\/api\/images\/[^/]+$/;
+
+function routeOf(parts: string[], method: string | undefined): Route | null {
+  if (method === 'DELETE') return 'erase';
   if (parts[1] === 'failures' && parts.length === 2) return 'failures';
   if (parts[1] === 'sources' && parts[2] === 'health' && parts.length === 3) return 'sources';
   if (parts[1] !== 'images') return null;
@@ -174,7 +181,7 @@ export class SearchHttpServer {
     const url = new URL(req.url ?? '/', 'http://localhost');
     res.once('finish', () => httpResponses.inc({ class: `${Math.floor(res.statusCode / 100)}xx` }));
     try {
-      if (req.method !== 'GET' && req.method !== 'HEAD') throw new HttpError(405, 'only GET and HEAD');
+      if (req.method === 'DELETE' ? !ERASE_PATH.test(url.pathname) : req.method !== 'GET' && req.method !== 'HEAD') throw new HttpError(405, 'only GET and HEAD, and DELETE of an image');
       await this.route(url, req, res);
     } catch (error) {
       const status = error instanceof HttpError ? error.status : error instanceof IngestError && error.code === 'INVALID_QUERY' ? 400 : 500;
@@ -216,10 +223,10 @@ export class SearchHttpServer {
     // Describes the API and holds no data: open like the page, before the key check.
     if (url.pathname === '/api/openapi.json') return this.json(res, 200, OPENAPI_DOCUMENT);
     if (parts[0] !== 'api') throw new HttpError(404, 'not found');
-    const route = routeOf(parts);
+    const route = routeOf(parts, req.method);
     // Before any lookup, so a caller without a key learns nothing, not even which ids exist.
-    if (route === 'bytes') this.authorizeBytes(url, req);
-    else this.authorize(req, route ? ROUTE_ROLE[route] : 'analyst');
+    const caller = route === 'bytes' ? this.authorizeBytes(url, req) : this.authorize(req, route ? ROUTE_ROLE[route] : 'analyst');
+    if (route === 'erase') return this.erase(parts[2], url, res, caller);
     if (route === 'failures') {
       const limit = Number(url.searchParams.get('limit') ?? 50);
       if (!Number.isInteger(limit) || limit < 1 || limit > 1000) throw new IngestError('INVALID_QUERY', 'limit: must be an integer from 1 to 1000');
@@ -253,24 +260,51 @@ export class SearchHttpServer {
     return this.object(req, res, this.copiesOf(doc, rendition.key, url, req), rendition.key, etagOf(id, `renditions/${rendition.name}`));
   }
 
-  /** Throws 401 without a known key and 403 when the key's role is not enough; `auth: none` lets everything through. */
-  private authorize(req: IncomingMessage, needed: ApiRole): void {
-    if (this.deps.config.http.auth === 'none') return;
+  /**
+   * Throws 401 without a known key and 403 when the key's role is not enough; `auth: none` lets
+   * everything through. Returns the key's name (null without keys).
+   */
+  private authorize(req: IncomingMessage, needed: ApiRole): string | null {
+    if (this.deps.config.http.auth === 'none') return null;
     const key = presentedKey(req);
     const challenge = { 'www-authenticate': 'Bearer realm="image-search"' };
     if (!key) throw new HttpError(401, 'an API key is needed: send Authorization: Bearer <key> or X-API-Key: <key>', challenge);
     const record = this.deps.keys.verify(key);
     if (!record) throw new HttpError(401, 'unknown or revoked API key', challenge);
     if (!roleAllows(record.role, needed)) throw new HttpError(403, `needs the ${needed} role; this key has ${record.role}`);
+    return record.name;
+  }
+
+  /**
+   * DELETE /api/images/{id}?reason=: erases the image everywhere (the Eraser), the key's name and
+   * the reason going into the audit record. 503 when a store, the index or the bus failed half-way:
+   * the same request finishes it.
+   */
+  private async erase(id: string, url: URL, res: ServerResponse, caller: string | null): Promise<void> {
+    if (!this.deps.eraser) throw new HttpError(404, 'not found');
+    if (!ID.test(id)) throw new HttpError(404, 'no such image');
+    const reason = url.searchParams.get('reason')?.trim();
+    if (!reason) throw new HttpError(400, 'reason: required, the audit record keeps why');
+    if (reason.length > 1000) throw new HttpError(400, 'reason: at most 1000 characters');
+    let outcome: ErasureOutcome;
+    try {
+      outcome = await this.deps.eraser.erase(id, { trigger: 'operator', by: caller ?? 'http (auth none)', reason });
+    } catch (error) {
+      if (error instanceof IngestError && error.retriable) throw new HttpError(503, `the erasure did not finish (${error.code}); repeat the request`);
+      throw error;
+    }
+    if (outcome.status === 'not-found') throw new HttpError(404, 'no such image');
+    return this.json(res, 200, { id, status: outcome.status, erasure: outcome.erasure });
   }
 
   /** Image bytes: a signed URL from an API answer, or a key as for the API. */
-  private authorizeBytes(url: URL, req: IncomingMessage): void {
-    if (this.deps.config.http.auth === 'none') return;
+  private authorizeBytes(url: URL, req: IncomingMessage): string | null {
+    if (this.deps.config.http.auth === 'none') return null;
     if (!url.searchParams.has('sig') && !url.searchParams.has('exp')) return this.authorize(req, ROUTE_ROLE.bytes);
     const check = this.deps.signer.check(url.pathname, url.searchParams.get('exp'), url.searchParams.get('sig'));
     if (check === 'expired') throw new HttpError(403, 'this image URL has expired: search again for a fresh one');
     if (check === 'invalid') throw new HttpError(403, 'this image URL is not validly signed');
+    return null;
   }
 
   /** The stores holding `key`, in the order to read them: the request's region (X-Region, else ?region=) first, healthy stores before down ones. */

@@ -89,6 +89,11 @@ export const accountSchema = z
      * silent for longer, the account (and each of its camera serials) shows as quiet. Unset: learned from its history.
      */
     expectEvery: z.string().regex(DURATION, 'a whole number and a unit: s, m, h or d (e.g. 15m, 2h, 1d)').optional(),
+    /**
+     * Images this account delivered are erased this many days after its last delivery of them, once
+     * every other account that delivered the same bytes is past its own retention too. Unset: kept.
+     */
+    retentionDays: positiveInt.max(36_500).optional(),
   })
   .strict();
 
@@ -292,6 +297,14 @@ export const configSchema = z
       })
       .strict(),
     indexer: z.object({ concurrency: positiveInt.max(256) }).strict(),
+    /** The sweep that erases images past their accounts' retentionDays; the indexer process runs it. */
+    retention: z
+      .object({
+        /** How often; the first sweep waits a random share of it, so nodes started together do not sweep together. */
+        sweepIntervalMs: positiveInt.min(1000).default(3_600_000),
+      })
+      .strict()
+      .default({}),
     bus: z
       .object({
         topics: z.object({ ingested: name, processed: name, failed: name, replicated: name, erased: name }).strict(),

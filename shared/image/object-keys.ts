@@ -19,6 +19,11 @@ export function manifestKey(id: string, policyHash: string): string {
   return `renditions/${fanOut(id)}/${id}/manifest-${policyHash}.json`;
 }
 
+/** Every object of an image has a key under one of these: its original (whatever its extension) and its renditions' folder. */
+export function imageKeyPrefixes(id: string): string[] {
+  return [`originals/${fanOut(id)}/${id}.`, `renditions/${fanOut(id)}/${id}/`];
+}
+
 /**
  * The audit record of an erased image (who, when, why; no image data), kept in the primary store.
  * It also tells the replicator and the scrub that a missing original was erased, not lost.
