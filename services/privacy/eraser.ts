@@ -36,8 +36,9 @@ export type ErasureOutcome = { status: 'erased' | 'already-erased'; erasure: Era
  * images.erased. The one path for `cli erase`, DELETE /api/images/{id} and the retention sweep.
  *
  * Idempotent, and a failed call can be repeated: the audit record is written before anything is
- * removed (the replicator reads it to tell an erased original from a lost one) and marked complete
- * only after the event is published, so a repeat that finds nothing left still publishes it.
+ * removed (the replicator reads it to tell an erased original from a lost one), again once the FTP
+ * view entries are forgotten, and marked complete only after the event is published, so a repeat
+ * that finds nothing left still publishes it.
  */
 export class Eraser {
   private readonly logger: Logger;
@@ -79,6 +80,8 @@ export class Eraser {
       if (counted) counted.files++;
       else erasure.deliveries.push({ account, files: 1 });
     }
+    // What was forgotten is known only now, and a repeat would find none of it.
+    if (forgotten.length > 0) await writeErasureRecord(primary, { id, erasures });
     for (const { store, keys } of objects) {
       const named = stores.find((s) => s.name === store)!;
       for (const key of keys) await named.store.delete(key);

@@ -1,5 +1,5 @@
 import { Readable } from 'node:stream';
-import { errorMessage } from '../../shared/errors';
+import { IngestError, errorMessage } from '../../shared/errors';
 import type { Logger } from '../../shared/logging';
 import { storeReadFallbacks } from '../../shared/metrics';
 import type { NamedStore, ObjectStream, StoredObject } from '../../shared/ports/object-store.port';
@@ -16,7 +16,7 @@ export interface CopyStream extends ObjectStream {
  * A copy that fails before its first byte is skipped; a body that breaks part-way is continued from
  * the next copy with a Range from the byte reached, so the reader gets the whole object, byte for
  * byte (keys are content-addressed: every copy holds the same bytes). Missing everywhere is null;
- * failing everywhere throws the last store's error.
+ * when no copy could be read and some failed, throws STORE_UNAVAILABLE (its cause the last failure).
  */
 export class CopyReader {
   private readonly logger: Logger;
@@ -52,7 +52,7 @@ export class CopyReader {
         this.fellBack(store, key, 'open', error, { operation });
       }
     }
-    if (failure) throw failure;
+    if (failure) throw new IngestError('STORE_UNAVAILABLE', `no copy of ${key} could be read: ${errorMessage(failure)}`, { retriable: true, cause: failure });
     return null;
   }
 

@@ -254,6 +254,7 @@ function bytesOperation(operationId: string, summary: string, extra: (OpenApiPar
       '404': response('NotFound'),
       '416': response('RangeNotSatisfiable'),
       '500': response('ServerError'),
+      '503': { description: 'No copy of the object could be read: every store holding it failed. `Retry-After` says when to try again.', content: json(schema('Error')) },
     },
   };
 }

@@ -335,13 +335,13 @@ export class SearchHttpServer {
     const rangeHeader = ifRange === undefined || ifRange === etag ? req.headers.range : undefined;
     let range: { start: number; end: number } | undefined;
     if (rangeHeader) {
-      const meta = await this.copies.head(copies, key);
+      const meta = await this.readCopies(() => this.copies.head(copies, key));
       if (!meta) throw new HttpError(404, 'object missing from the store');
       const parsed = parseRange(rangeHeader, meta.bytes);
       if (parsed === 'unsatisfiable') throw new HttpError(416, `range not satisfiable: the object has ${meta.bytes} bytes`, { 'content-range': `bytes */${meta.bytes}` });
       range = parsed ?? undefined;
     }
-    const object = await this.copies.open(copies, key, range);
+    const object = await this.readCopies(() => this.copies.open(copies, key, range));
     if (!object) throw new HttpError(404, 'object missing from the store');
     headers['x-served-by'] = object.servedBy;
     if (range) {
@@ -360,6 +360,17 @@ export class SearchHttpServer {
       return;
     }
     await pipeline(object.body, res);
+  }
+
+  /** 503 when every store holding the object failed: another try may find one back. */
+  private async readCopies<T>(read: () => Promise<T>): Promise<T> {
+    try {
+      return await read();
+    } catch (error) {
+      if (!(error instanceof IngestError && error.code === 'STORE_UNAVAILABLE')) throw error;
+      this.logger.error({ err: errorMessage(error) }, 'no copy readable');
+      throw new HttpError(503, 'no copy of this image could be read: try again shortly', { 'retry-after': '5' });
+    }
   }
 
   private json(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {

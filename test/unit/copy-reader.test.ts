@@ -16,7 +16,8 @@ type Behaviour = 'whole' | 'missing' | 'unreachable' | { breakAfter: number } | 
 /** A store that holds DATA under KEY and misbehaves as told; it records every range it was asked for. */
 function fakeStore(name: string, behaviour: Behaviour): NamedStore & { asked: Range[] } {
   const asked: Range[] = [];
-  const unreachable = () => new IngestError('STORE_UNAVAILABLE', `${name}: connect ECONNREFUSED`, { retriable: true });
+  // As an adapter's raw failure (the local folder's ENOTDIR, a socket's ECONNREFUSED).
+  const unreachable = () => Object.assign(new Error(`${name}: connect ECONNREFUSED`), { code: 'ECONNREFUSED' });
   const store = {
     async head(key: string) {
       if (behaviour === 'unreachable') throw unreachable();
@@ -69,7 +70,9 @@ describe('reading an object from its copies', () => {
   it('answers null when no copy holds the object, and throws when none could say', async () => {
     expect(await reader.open([fakeStore('m1', 'missing'), fakeStore('m2', 'missing')], KEY)).toBeNull();
     expect(await reader.head([fakeStore('m1', 'missing')], KEY)).toBeNull();
-    await expect(reader.open([fakeStore('m3', 'missing'), fakeStore('d2', 'unreachable')], KEY)).rejects.toMatchObject({ code: 'STORE_UNAVAILABLE' });
+    const failed = reader.open([fakeStore('m3', 'missing'), fakeStore('d2', 'unreachable')], KEY);
+    await expect(failed).rejects.toBeInstanceOf(IngestError);
+    await expect(failed).rejects.toMatchObject({ code: 'STORE_UNAVAILABLE', retriable: true, message: expect.stringMatching(/d2: connect ECONNREFUSED/) });
   });
 
   it('continues a body that breaks midway from the next copy, from the byte reached, so the whole body is correct', async () => {
