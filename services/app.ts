@@ -14,8 +14,9 @@ import { FtpIngestServer } from './ingest/ftp.server';
 import { IngestService } from './ingest/ingest.service';
 import { recoverOrphanUploads } from './ingest/orphan-uploads';
 import { Spool } from './ingest/spool';
-import { IndexerService } from './indexer/indexer.service';
+import { IndexerService, replicasGroup } from './indexer/indexer.service';
 import { ProcessorService } from './processor/processor.service';
+import { ReplicatorService } from './replicator/replicator.service';
 import { OpsEndpoints, OpsHttpServer, type ReadinessPart } from './ops.http';
 import { Eraser } from './privacy/eraser';
 import { RetentionSweep } from './privacy/retention.sweep';
@@ -55,11 +56,15 @@ export async function startApp(config: Readonly<Config>, logger: Logger): Promis
   let opsPort: number | null = null;
   let reloadTls = () => false;
   const runs = (service: Config['services'][number]) => config.services.includes(service);
+  // With no replica store there is nothing to copy: the service is listed by default.
+  const replicates = runs('replicator') && adapters.stores.some((s) => s.role === 'replica');
   const { topics, groups } = config.bus;
   // The lag of the consumer groups this process is a member of, read from the bus on scrape.
   const consumers = [
     ...(runs('processor') ? [{ group: groups.processor, topics: [topics.ingested] }] : []),
     ...(runs('indexer') ? [{ group: groups.indexer, topics: [topics.processed] }, { group: groups.failures, topics: [topics.failed] }] : []),
+    ...(runs('indexer') ? [{ group: replicasGroup(config), topics: [topics.replicated] }] : []),
+    ...(replicates ? [{ group: groups.replicator, topics: [topics.processed] }] : []),
   ];
   const unwatchLag = watchLag(adapters.bus, consumers);
   closers.push(async () => unwatchLag());
@@ -120,6 +125,7 @@ export async function startApp(config: Readonly<Config>, logger: Logger): Promis
     if (config.services.includes('indexer')) subscriptions.push(...(await new IndexerService(deps).start()));
     // The indexer owns the retention sweep: every deployment runs one, and several sweeping at once do no harm.
     if (runs('indexer')) closers.push(new RetentionSweep({ ...deps, accounts: () => accounts.list(), eraser }).start(config.retention.sweepIntervalMs));
+    if (replicates) subscriptions.push(await new ReplicatorService({ ...deps, stores: adapters.stores.map((s) => ({ ...s, store: countedStore(s.store) })) }).start());
     if (config.services.includes('search')) {
       const keys = new ApiKeyDirectory(adapters.store, { refreshMs: config.accountSync.refreshMs, logger });
       await keys.start();

@@ -1,4 +1,4 @@
-import type { ExposureInfo, FailedImage, ImageFailedEvent, ImageProcessedEvent, ImageSource } from './contracts/events';
+import type { ExposureInfo, FailedImage, ImageFailedEvent, ImageProcessedEvent, ImageReplicatedEvent, ImageSource } from './contracts/events';
 import { IngestError } from './errors';
 import type { ImageDocument, IndexedSource } from './ports/image-index.port';
 
@@ -109,10 +109,34 @@ export function upgradeDocument(stored: StoredDocument): ImageDocument {
   return seen({ ...stored, status: status ?? 'processed', error: error ?? null, sources: folded });
 }
 
-/** A processed result replaces the metadata and status, also of a failed image; its file is counted. */
+/**
+ * A processed result replaces the metadata and status, also of a failed image; its file is counted.
+ * Copies in other stores stay while they hold one of the image's keys (a reprocess may drop a rendition).
+ */
 export function mergeProcessed(existing: ImageDocument | null, event: ImageProcessedEvent): ImageDocument {
   const { schema: _schema, source, ...result } = event;
-  return seen({ ...result, status: 'processed', error: null, sources: mergeSource(existing?.sources ?? [], source) });
+  const keys = new Set(result.locations.map((l) => l.key));
+  const stores = new Set(result.locations.map((l) => l.store));
+  const copies = (existing?.locations ?? []).filter((l) => !stores.has(l.store) && keys.has(l.key));
+  return seen({ ...result, locations: [...result.locations, ...copies], status: 'processed', error: null, sources: mergeSource(existing?.sources ?? [], source) });
+}
+
+/**
+ * The image's locations with a replica store's copies: each replaces the location of the same store
+ * and key, or is added after the others; a copy of a key the image no longer has (replicated before
+ * a reprocess) is left out. The same event again gives the same document.
+ */
+export function mergeReplicated(existing: ImageDocument, event: ImageReplicatedEvent): ImageDocument {
+  const keys = new Set([existing.original.key, ...existing.renditions.map((r) => r.key)]);
+  const copies = event.locations.filter((l) => keys.has(l.key)).map(({ bytes: _bytes, sha256: _sha256, ...location }) => location);
+  const same = (a: { store: string; key: string }, b: { store: string; key: string }) => a.store === b.store && a.key === b.key;
+  const locations = existing.locations.map((l) => copies.find((c) => same(c, l)) ?? l);
+  return { ...existing, locations: [...locations, ...copies.filter((c) => !existing.locations.some((l) => same(c, l)))] };
+}
+
+/** A replicated event for an image that is not indexed yet; retried, as its processed event is on its way. */
+export function notYetIndexed(id: string): IngestError {
+  return new IngestError('NOT_YET_INDEXED', `image ${id} is not indexed yet`, { retriable: true });
 }
 
 const NO_EXPOSURE: ExposureInfo = { exposureTime: null, fNumber: null, iso: null, focalLength: null, lensModel: null, software: null };

@@ -13,8 +13,18 @@ export interface IndexerDeps {
 }
 
 /**
- * Makes processed images searchable, keeps dead letters for the operators' view, and indexes
- * images that failed processing with what could be read of them, so nothing stored is unfindable.
+ * The indexer's group for images.replicated, named after its own: one group per topic, since kafkajs
+ * hands a group's partitions to its members as if each read every topic of the group
+ * (kafkajs src/consumer/assigners/roundRobinAssigner/index.js ignores a member's own topics).
+ */
+export function replicasGroup(config: Readonly<Config>): string {
+  return `${config.bus.groups.indexer}-replicas`;
+}
+
+/**
+ * Makes processed images searchable with the locations of every copy, keeps dead letters for the
+ * operators' view, and indexes images that failed processing with what could be read of them, so
+ * nothing stored is unfindable.
  */
 export class IndexerService {
   private readonly logger: Logger;
@@ -38,6 +48,19 @@ export class IndexerService {
           const seconds = (Date.now() - Date.parse(event.source.receivedAt)) / 1000;
           if (seconds >= 0) uploadToSearchable.observe(seconds);
           this.logger.debug({ imageId: event.id, offset, traceId: trace.traceId }, 'image indexed');
+          return { status: 'processed' };
+        },
+      }),
+      runner.start({
+        stage: 'indexer',
+        group: replicasGroup(config),
+        topic: config.bus.topics.replicated,
+        role: 'replicated',
+        concurrency: config.indexer.concurrency,
+        handle: async (event, _message, { trace }) => {
+          // An image not indexed yet throws a retriable NOT_YET_INDEXED: the runner retries until its processed event is.
+          await index.addLocations(event);
+          this.logger.debug({ imageId: event.id, store: event.store, region: event.region, traceId: trace.traceId }, 'replica locations indexed');
           return { status: 'processed' };
         },
       }),

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { isDeepStrictEqual } from 'node:util';
 import { Client, errors, type estypes } from '@elastic/elasticsearch';
-import type { ImageFailedEvent, ImageProcessedEvent } from '../contracts/events';
+import type { ImageFailedEvent, ImageProcessedEvent, ImageReplicatedEvent } from '../contracts/events';
 import { IngestError, errorMessage, isProgrammingError } from '../errors';
 import type { Logger } from '../logging';
 import {
@@ -10,6 +10,8 @@ import {
   failureKey,
   mergeFailed,
   mergeProcessed,
+  mergeReplicated,
+  notYetIndexed,
   predatesErasure,
   searchFields,
   upgradeDocument,
@@ -200,6 +202,16 @@ export class ElasticsearchImageIndex implements ImageIndex {
 
   async upsertFailed(event: ImageFailedEvent): Promise<void> {
     return this.enqueue(failedImage(event).id, (existing, erasedAt) => (predatesErasure(event.source.receivedAt, erasedAt) ? existing : mergeFailed(existing, event)));
+  }
+
+  async addLocations(event: ImageReplicatedEvent): Promise<void> {
+    let indexed = true;
+    await this.enqueue(event.id, (existing, erasedAt) => {
+      if (predatesErasure(event.replicatedAt, erasedAt)) return existing;
+      indexed = existing !== null;
+      return existing && mergeReplicated(existing, event);
+    });
+    if (!indexed) throw notYetIndexed(event.id);
   }
 
   async get(id: string): Promise<ImageDocument | null> {

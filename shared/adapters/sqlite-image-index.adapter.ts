@@ -2,7 +2,7 @@ import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
 import Database from 'better-sqlite3';
-import type { ImageFailedEvent, ImageProcessedEvent } from '../contracts/events';
+import type { ImageFailedEvent, ImageProcessedEvent, ImageReplicatedEvent } from '../contracts/events';
 import { IngestError, errorMessage } from '../errors';
 import {
   documentTerms,
@@ -10,6 +10,8 @@ import {
   failureKey,
   mergeFailed,
   mergeProcessed,
+  mergeReplicated,
+  notYetIndexed,
   normalizeKeyword,
   predatesErasure,
   searchFields,
@@ -372,6 +374,16 @@ export class SqliteImageIndex implements ImageIndex {
   /** Bulk loads (the search bench): the events in one transaction, instead of one each. */
   upsertMany(events: ImageProcessedEvent[]): void {
     this.db.transaction(() => events.forEach((event) => this.write(event.id, (existing) => mergeProcessed(existing, event))))();
+  }
+
+  async addLocations(event: ImageReplicatedEvent): Promise<void> {
+    let indexed = true;
+    this.write(event.id, (existing, erasedAt) => {
+      if (predatesErasure(event.replicatedAt, erasedAt)) return existing;
+      indexed = existing !== null;
+      return existing && mergeReplicated(existing, event);
+    });
+    if (!indexed) throw notYetIndexed(event.id);
   }
 
   async get(id: string): Promise<ImageDocument | null> {

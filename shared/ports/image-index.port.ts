@@ -1,4 +1,4 @@
-import type { ImageFailedEvent, ImageProcessedEvent, ImageSource } from '../contracts/events';
+import type { ImageFailedEvent, ImageProcessedEvent, ImageReplicatedEvent, ImageSource } from '../contracts/events';
 
 /** `failed`: the original is stored but could not be processed; it is indexed with what could be read. */
 export const IMAGE_STATUSES = ['processed', 'failed'] as const;
@@ -172,6 +172,14 @@ export interface ImageIndex {
    */
   upsertFailed(event: ImageFailedEvent): Promise<void>;
   get(id: string): Promise<ImageDocument | null>;
+  /**
+   * Adds the copies in a replica store to the image's locations (replacing that store's earlier
+   * ones), so `locations` lists every copy with its store and region. Idempotent. An image not
+   * indexed yet (its processed event is still on its way) is a retriable NOT_YET_INDEXED: holding
+   * the locations aside until it comes would need a second kind of document in both indexes. An
+   * event from before the image's erasure is ignored.
+   */
+  addLocations(event: ImageReplicatedEvent): Promise<void>;
   search(query: ImageQuery): Promise<SearchResult>;
   /**
    * Removes an erased image: its document and its dead letters go, and a tombstone stays, so that

@@ -1,7 +1,7 @@
 import type { ImageFailedEvent, ImageProcessedEvent } from '../../shared/contracts/events';
 import { FACET_NAMES, FACET_SAMPLE, TOTAL_HITS_CAP, type ImageIndex, type ImageQuery, type SortPosition } from '../../shared/ports/image-index.port';
 import { distanceMeters } from '../../shared/search-results';
-import { failedEvent, failedImageEvent, fakeId, processedEvent, source } from '../helpers/events';
+import { failedEvent, failedImageEvent, fakeId, processedEvent, replicatedEvent, source } from '../helpers/events';
 
 export interface ImageIndexHarness {
   /** A fresh, empty index for one test. */
@@ -570,6 +570,63 @@ export function imageIndexContract(name: string, makeHarness: () => Promise<Imag
       await index.erase(before.id, at(2));
       await index.upsert(after);
       expect(await index.get(before.id)).toBeNull();
+    });
+
+    it("lists a replica store's copies after the primary's with store and region, the same however often they are announced", async () => {
+      const event = processedEvent();
+      const copies = replicatedEvent(event, 'rgw-b', 'eu-north');
+      const elsewhere = replicatedEvent(event, 'rgw-c', 'us-east');
+      const location = ({ bytes: _bytes, sha256: _sha256, ...rest }: (typeof copies.locations)[number]) => rest;
+      await index.upsert(event);
+      await index.addLocations(copies);
+      await index.addLocations(elsewhere);
+      const once = await index.get(event.id);
+      await index.addLocations(copies);
+      await index.addLocations({ ...copies, replicatedAt: '2025-03-01T11:00:00.000Z' });
+      await index.upsert(event);
+      expect(await index.get(event.id)).toEqual(once);
+      expect(once?.locations).toEqual([...event.locations, ...copies.locations.map(location), ...elsewhere.locations.map(location)]);
+      expect(once?.locations.map((l) => [l.role, l.store, l.region ?? null])).toEqual([
+        ['original', 'local', null],
+        ['rendition', 'local', null],
+        ['original', 'rgw-b', 'eu-north'],
+        ['rendition', 'rgw-b', 'eu-north'],
+        ['original', 'rgw-c', 'us-east'],
+        ['rendition', 'rgw-c', 'us-east'],
+      ]);
+    });
+
+    it('refuses copies of an image not indexed yet with a retriable NOT_YET_INDEXED, and takes them once it is', async () => {
+      const event = processedEvent();
+      const copies = replicatedEvent(event);
+      await expect(index.addLocations(copies)).rejects.toMatchObject({ code: 'NOT_YET_INDEXED', retriable: true });
+      expect(await index.get(event.id)).toBeNull();
+      await index.upsert(event);
+      await index.addLocations(copies);
+      expect((await index.get(event.id))?.locations.filter((l) => l.store === copies.store)).toHaveLength(2);
+    });
+
+    it('keeps the copies of the keys an image still has when it is processed again, and ignores copies of keys it no longer has', async () => {
+      const event = processedEvent();
+      const copies = replicatedEvent(event);
+      await index.upsert(event);
+      await index.addLocations(copies);
+      // Reprocessed under a profile without the thumbnail: only the original's copy still stands for the image.
+      const reprocessed = { ...event, renditions: [], locations: event.locations.slice(0, 1), processedAt: '2025-03-01T12:00:00.000Z' };
+      await index.upsert(reprocessed);
+      const keys = (store: string) => async () => (await index.get(event.id))?.locations.filter((l) => l.store === store).map((l) => l.key);
+      expect(await keys(copies.store)()).toEqual([event.original.key]);
+      await index.addLocations(copies);
+      expect(await keys(copies.store)()).toEqual([event.original.key]);
+      expect(await keys('local')()).toEqual([event.original.key]);
+    });
+
+    it('ignores copies announced before the image was erased', async () => {
+      const event = processedEvent({ source: source({ receivedAt: at(0) }) });
+      await index.upsert(event);
+      await index.erase(event.id, at(2));
+      await expect(index.addLocations({ ...replicatedEvent(event), replicatedAt: at(1) })).resolves.toBeUndefined();
+      expect(await index.get(event.id)).toBeNull();
     });
 
     it('keeps dead letters newest first and stores a replayed one once', async () => {

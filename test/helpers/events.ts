@@ -1,5 +1,5 @@
 import { createHash, randomUUID } from 'node:crypto';
-import { SCHEMAS, type ImageFailedEvent, type ImageProcessedEvent, type ImageSource } from '../../shared/contracts/events';
+import { SCHEMAS, type ImageFailedEvent, type ImageProcessedEvent, type ImageReplicatedEvent, type ImageSource } from '../../shared/contracts/events';
 
 export function fakeId(): string {
   return createHash('sha256').update(randomUUID()).digest('hex');
@@ -71,5 +71,27 @@ export function failedEvent(overrides: Partial<ImageFailedEvent> = {}): ImageFai
     source: source(),
     failedAt: '2025-03-01T10:00:02.000Z',
     ...overrides,
+  };
+}
+
+/** A valid images.replicated/v1 event: every object of `processed` copied to the replica store `store`. */
+export function replicatedEvent(processed: ImageProcessedEvent, store = 'replica-b', region = 'eu-north'): ImageReplicatedEvent {
+  return {
+    schema: SCHEMAS.replicated,
+    id: processed.id,
+    store,
+    region,
+    locations: processed.locations.map(({ role, name, key }) => ({
+      store,
+      bucket: 'images',
+      key,
+      url: `https://${store}.example/images/${key}`,
+      region,
+      role,
+      name,
+      bytes: 1234,
+      sha256: processed.id,
+    })),
+    replicatedAt: '2025-03-01T10:00:05.000Z',
   };
 }
