@@ -19,6 +19,7 @@ import { REINDEX_USAGE, reindexCommand } from './reindex.command';
 import { REPROCESS_USAGE, reprocessCommand } from './reprocess.command';
 import { RETENTION_USAGE, retentionCommand } from './retention.command';
 import { STATUS_USAGE, statusCommand } from './status.command';
+import { VERIFY_USAGE, verifyCommand } from './verify.command';
 
 const USAGE = `usage:
   npm run cli -- accounts add <name> [--home DIR] [--drop-folder DIR] [--profile NAME] [--max-file-bytes N] [--allow CIDR]...
@@ -33,6 +34,7 @@ ${FAILURES_USAGE}
 ${REINDEX_USAGE}
 ${PRUNE_USAGE}
 ${STATUS_USAGE}
+${VERIFY_USAGE}
 ${ERASE_USAGE}
 ${RETENTION_USAGE}
   npm run cli -- <command> --help`;
@@ -44,6 +46,7 @@ const COMMANDS: Record<string, { run: (ctx: CommandContext, args: string[]) => P
   reindex: { run: reindexCommand, usage: REINDEX_USAGE },
   prune: { run: pruneCommand, usage: PRUNE_USAGE },
   status: { run: statusCommand, usage: STATUS_USAGE },
+  verify: { run: verifyCommand, usage: VERIFY_USAGE },
   erase: { run: eraseCommand, usage: ERASE_USAGE },
   retention: { run: retentionCommand, usage: RETENTION_USAGE },
 };
