@@ -446,7 +446,7 @@ rgw_crypt_require_ssl = false
 EOF
 }
 
-# The PG states, one "count state" per line; true when all of them are active (and, with "clean", clean).
+# True when every PG is active (and, with "clean", clean) and none is stale (its primary gone, not yet re-peered).
 ceph_pgs_are() { # active|clean
   local stat
   stat="$(ceph_ pg stat -f json 2>/dev/null)" || return 1
@@ -456,10 +456,14 @@ want, stat = sys.argv[1], json.loads(sys.argv[2])
 summary = stat.get("pg_summary", stat)
 states = summary.get("num_pg_by_state", [])
 total = summary.get("num_pgs", 0)
-ok = sum(s["num"] for s in states if "active" in s["name"].split("+") and (want != "clean" or "clean" in s["name"].split("+")))
+def good(parts):
+    return "active" in parts and "stale" not in parts and (want != "clean" or "clean" in parts)
+ok = sum(s["num"] for s in states if good(s["name"].split("+")))
 sys.exit(0 if total > 0 and ok == total else 1)
 EOF
 }
+
+ceph_pgs_not_clean() { ! ceph_pgs_are clean; }
 
 # Polls a condition every half second until it holds; fails naming what it waited for.
 wait_for() { # timeout description command...
@@ -559,13 +563,16 @@ cmd_osd() { # stop|start id
     # A crash, not a shutdown: the peers' heartbeats have to notice it.
     kill -KILL "$pid"
     rm -f "$(pid_file "ceph-osd.$id")"
-    wait_for 60 "osd.$id marked down" osd_is "$id" down 
-    wait_for 60 "every PG active (degraded)" ceph_pgs_are active 
+    wait_for 60 "osd.$id marked down" osd_is "$id" down
+    # PG states come from the mgr's periodic stats: first their report of the loss (every PG has a copy or
+    # shard on each of the three OSDs), then every PG active on the other two.
+    wait_for 60 "PG states showing osd.$id lost" ceph_pgs_not_clean
+    wait_for 60 "every PG active (degraded)" ceph_pgs_are active
     log "osd.$id killed; marked down and every PG active again in $(elapsed "$t0")s"
   else
     engine_pid "ceph-osd.$id" >/dev/null || launch_osd "$id"
-    wait_for 60 "osd.$id up" osd_is "$id" up 
-    wait_for 120 "every PG active+clean" ceph_pgs_are clean 
+    wait_for 60 "osd.$id up" osd_is "$id" up
+    wait_for 120 "every PG active+clean" ceph_pgs_are clean
     log "osd.$id up and every PG active+clean in $(elapsed "$t0")s"
   fi
 }
