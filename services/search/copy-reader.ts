@@ -38,6 +38,8 @@ export class CopyReader {
     const { value: object, store, index } = found;
     const whole = { start: range?.start ?? 0, end: range?.end ?? object.bytes - 1 };
     const body = Readable.from(this.continued(object, store, copies.slice(index + 1), key, whole));
+    // A body destroyed before its first read (a HEAD request) never starts the generator, which would close the store's stream.
+    body.once('close', () => object.body.destroy());
     return { ...object, body, servedBy: store.name };
   }
 

@@ -6,6 +6,7 @@ import { register } from 'prom-client';
 import { CopyReader } from '../../services/search/copy-reader';
 import { IngestError } from '../../shared/errors';
 import type { NamedStore, ObjectStore, ObjectStream } from '../../shared/ports/object-store.port';
+import { waitFor } from '../helpers/wait';
 
 const KEY = 'originals/ab/cd/abcd.jpg';
 const DATA = randomBytes(64 * 1024);
@@ -13,9 +14,10 @@ const DATA = randomBytes(64 * 1024);
 type Range = { start: number; end: number } | undefined;
 type Behaviour = 'whole' | 'missing' | 'unreachable' | { breakAfter: number } | { endAfter: number };
 
-/** A store that holds DATA under KEY and misbehaves as told; it records every range it was asked for. */
-function fakeStore(name: string, behaviour: Behaviour): NamedStore & { asked: Range[] } {
+/** A store that holds DATA under KEY and misbehaves as told; it records every range it was asked for and every stream it opened. */
+function fakeStore(name: string, behaviour: Behaviour): NamedStore & { asked: Range[]; streams: Readable[] } {
   const asked: Range[] = [];
+  const streams: Readable[] = [];
   // As an adapter's raw failure (the local folder's ENOTDIR, a socket's ECONNREFUSED).
   const unreachable = () => Object.assign(new Error(`${name}: connect ECONNREFUSED`), { code: 'ECONNREFUSED' });
   const store = {
@@ -37,10 +39,11 @@ function fakeStore(name: string, behaviour: Behaviour): NamedStore & { asked: Ra
               })(),
             )
           : Readable.from([typeof behaviour === 'object' ? bytes.subarray(0, behaviour.endAfter) : bytes]);
+      streams.push(body);
       return { key, bytes: DATA.length, contentType: 'image/jpeg', body };
     },
   } as unknown as ObjectStore;
-  return { name, region: `region-${name}`, role: 'replica', store, asked };
+  return { name, region: `region-${name}`, role: 'replica', store, asked, streams };
 }
 
 const fallbacks = async (store: string, stage: string) =>
@@ -99,6 +102,14 @@ describe('reading an object from its copies', () => {
     const object = (await reader.open([short, good], KEY))!;
     expect((await buffer(object.body)).equals(DATA)).toBe(true);
     expect(good.asked).toEqual([{ start: 100, end: DATA.length - 1 }]);
+  });
+
+  it("closes the store's stream when the body is destroyed unread, as for a HEAD request", async () => {
+    const head = fakeStore('head', 'whole');
+    const object = (await reader.open([head], KEY))!;
+    expect(head.streams[0].destroyed).toBe(false);
+    object.body.destroy();
+    await waitFor(() => head.streams[0].destroyed, 1_000, "the store's stream closed");
   });
 
   it('fails the body when it breaks and no copy is left, rather than ending it short', async () => {
