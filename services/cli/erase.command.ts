@@ -7,6 +7,15 @@ export const ERASE_USAGE = `  npm run cli -- erase <image-id> --reason "..." [--
 
 const ID = /^[0-9a-f]{64}$/;
 
+/** Who runs the command; userInfo() throws for a uid without a passwd entry (a container's). */
+function osUser(): string {
+  try {
+    return userInfo().username;
+  } catch {
+    return process.env.USER ?? 'cli';
+  }
+}
+
 /** `cli erase`: an operator removes one image everywhere; the audit record names them and their reason. */
 export async function eraseCommand(ctx: CommandContext, args: string[]): Promise<number> {
   const usage = `usage:\n${ERASE_USAGE}`;
@@ -19,7 +28,7 @@ export async function eraseCommand(ctx: CommandContext, args: string[]): Promise
   if (!id || rest.length > 0 || !ID.test(id)) throw new UsageError(`one image id (64 hex characters) is needed\n${usage}`);
   const reason = typeof values.reason === 'string' ? values.reason.trim() : '';
   if (!reason) throw new UsageError(`--reason is required: the audit record keeps why\n${usage}`);
-  const by = typeof values.by === 'string' && values.by.trim() ? values.by.trim() : userInfo().username;
+  const by = typeof values.by === 'string' && values.by.trim() ? values.by.trim() : osUser();
   const eraser = new Eraser({ ...ctx.adapters, config: ctx.config, logger: ctx.logger });
   const outcome = await eraser.erase(id, { trigger: 'operator', by, reason });
   if (outcome.status === 'not-found') {

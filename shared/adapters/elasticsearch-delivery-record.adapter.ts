@@ -121,11 +121,17 @@ export class ElasticsearchDeliveryRecord implements DeliveryRecord {
   }
 
   async forgetImage(imageId: string): Promise<{ account: string; path: string }[]> {
+    const forgotten: { account: string; path: string }[] = [];
     // `imageId` is not indexed, only kept in doc values, which Elasticsearch 8.1+ can query: a scan
-    // of the record, the price of leaving the mapping (and every existing index) as it was.
-    const docs = await this.search('forget an image in', { term: { imageId } });
-    if (docs.length > 0) await this.write('forget an image in', docs.map((doc) => ({ delete: { _index: this.options.index, _id: this.id(doc.account, doc.path) } })));
-    return docs.map(({ account, path }) => ({ account, path }));
+    // of the record, the price of leaving the mapping (and every existing index) as it was. A page
+    // at a time, deleted before the next is read: paths repeat across accounts, so search_after on
+    // the path alone could skip one at a page boundary.
+    for (;;) {
+      const docs = await this.search('forget an image in', { term: { imageId } }, PAGE);
+      if (docs.length === 0) return forgotten;
+      await this.write('forget an image in', docs.map((doc) => ({ delete: { _index: this.options.index, _id: this.id(doc.account, doc.path) } })));
+      forgotten.push(...docs.map(({ account, path }) => ({ account, path })));
+    }
   }
 
   async close(): Promise<void> {
