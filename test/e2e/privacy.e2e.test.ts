@@ -9,10 +9,12 @@ import type { NamedStore } from '../../shared/ports/object-store.port';
 import type { CommandContext } from '../../services/cli/cli.io';
 import { eraseCommand } from '../../services/cli/erase.command';
 import { keysCommand } from '../../services/cli/keys.command';
+import { OPENAPI_DOCUMENT } from '../../services/search/openapi';
 import { retentionCommand } from '../../services/cli/retention.command';
 import { PASSWORD, startTestApp, type TestApp } from '../helpers/app';
 import { processedEvent, source } from '../helpers/events';
 import { cameraJpeg } from '../helpers/fixtures';
+import { OpenApiChecker, type Exchange } from '../helpers/openapi';
 import { assertEvent } from '../helpers/schemas';
 import { waitFor } from '../helpers/wait';
 
@@ -172,14 +174,23 @@ describe('erasure and retention (embedded, a primary and a replica store)', () =
     const data = await cameraJpeg({ make: 'NIKON', model: 'Z 6', seed: 1102 });
     const id = await upload('/api/IMG_1102.JPG', data);
     await replicate(id);
-    const erase = (key: string, query: string) => fetch(`${t.baseUrl}/api/images/${id}${query}`, { method: 'DELETE', headers: bearer(key) });
+    // Every answer as the OpenAPI document describes it.
+    const checker = new OpenApiChecker(OPENAPI_DOCUMENT);
+    const problems: string[] = [];
+    const erase = async (key: string, query: string, image = id): Promise<{ status: number; body: any }> => {
+      const url = `/api/images/${image}${query}`;
+      const response = await fetch(`${t.baseUrl}${url}`, { method: 'DELETE', headers: bearer(key) });
+      const answer: Exchange = { method: 'DELETE', url, status: response.status, headers: response.headers, body: Buffer.from(await response.arrayBuffer()) };
+      problems.push(...checker.responseProblems(answer));
+      return { status: answer.status, body: JSON.parse(answer.body.toString('utf8')) };
+    };
 
     expect((await erase(analyst, '?reason=no')).status).toBe(403);
     expect(await t.app.adapters.index.get(id)).not.toBeNull();
     expect((await erase(operator, '')).status).toBe(400);
     const response = await erase(operator, `?reason=${encodeURIComponent('retention override, ticket 12')}`);
     expect(response.status).toBe(200);
-    expect(await response.json()).toMatchObject({ id, status: 'erased', erasure: { by: 'operator1', trigger: 'operator', reason: 'retention override, ticket 12', indexed: true } });
+    expect(response.body).toMatchObject({ id, status: 'erased', erasure: { by: 'operator1', trigger: 'operator', reason: 'retention override, ticket 12', indexed: true } });
 
     for (const store of stores()) expect(await keysIn(store, id)).toEqual([]);
     expect((await t.api(`/api/images/${id}`, bearer(analyst))).status).toBe(404);
@@ -190,8 +201,9 @@ describe('erasure and retention (embedded, a primary and a replica store)', () =
 
     const twice = await erase(operator, '?reason=again');
     expect(twice.status).toBe(200);
-    expect(await twice.json()).toMatchObject({ id, status: 'already-erased' });
-    expect((await fetch(`${t.baseUrl}/api/images/${'e'.repeat(64)}?reason=x`, { method: 'DELETE', headers: bearer(operator) })).status).toBe(404);
+    expect(twice.body).toMatchObject({ id, status: 'already-erased' });
+    expect((await erase(operator, '?reason=x', 'e'.repeat(64))).status).toBe(404);
+    expect(problems).toEqual([]);
 
     // A delivery after the erasure is a new one: stored, processed and searchable again.
     await upload('/api/IMG_1102_again.JPG', data);
