@@ -99,7 +99,7 @@ export interface LoadResult {
   ackToSearchableMs: { p50: number; p95: number; p99: number; max: number };
 }
 
-function percentile(sorted: number[], p: number): number {
+export function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))];
 }
 
