@@ -13,7 +13,7 @@ import { imageKeyPrefixes } from '../../shared/image/object-keys';
 import type { BusMessage, Subscription } from '../../shared/ports/event-bus.port';
 import { processedEvent, source } from '../helpers/events';
 import { assertEvent } from '../helpers/schemas';
-import { distributedOverrides, serviceEnv, stackEnv } from '../helpers/stack';
+import { distributedOverrides, stackEnv } from '../helpers/stack';
 import { waitFor } from '../helpers/wait';
 
 /** The Eraser on the distributed adapters: MinIO, Elasticsearch (index and delivery record) and Kafka. */
@@ -26,8 +26,8 @@ describe('erasure on Kafka, Elasticsearch and MinIO', () => {
   const seen: BusMessage<unknown>[] = [];
 
   beforeAll(async () => {
-    config = loadConfig({ env: serviceEnv(), overrides: { ...distributedOverrides(run), dataDir: dir } });
-    adapters = createAdapters(config, pino({ level: 'silent' }), serviceEnv());
+    config = loadConfig({ env: stackEnv(), overrides: { ...distributedOverrides(run), dataDir: dir } });
+    adapters = createAdapters(config, pino({ level: 'silent' }), stackEnv());
     subscription = await adapters.bus.subscribe({ group: `${run}-check`, topics: [config.bus.topics.erased], handle: async (m) => void seen.push(m) });
   });
   afterAll(async () => {
