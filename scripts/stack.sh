@@ -402,6 +402,7 @@ keyring = $CEPH_HOME/keyring
 osd_crush_chooseleaf_type = 0
 mon_osd_reporter_subtree_level = osd
 mon_osd_min_down_reporters = 1
+# a killed OSD is marked down within seconds (the default grace is 20 s), so a test's degraded phase starts soon
 osd_heartbeat_interval = 2
 osd_heartbeat_grace = 8
 osd_pool_default_size = 3
@@ -438,7 +439,6 @@ osd_memory_target = 939524096
 [client.rgw.stack]
 keyring = $CEPH_HOME/rgw.keyring
 rgw_frontends = beast endpoint=$HOST:$RGW_PORT
-rgw_dns_name = $HOST
 # SSE-KMS against a key held in this file (RGW's "testing" backend), over plain HTTP on loopback; 16.2 has no SSE-S3.
 rgw_crypt_s3_kms_backend = testing
 rgw_crypt_s3_kms_encryption_keys = $RGW_KMS_KEY_ID=$RGW_KMS_KEY
@@ -525,9 +525,10 @@ start_ceph() {
 
   if ! ceph_ osd pool ls | grep -qx default.rgw.buckets.data; then
     # The bucket data pool must exist as the EC pool before RGW's first start, which would create it replicated.
-    ceph_ osd erasure-code-profile set ec-2-1 k=2 m=1 crush-failure-domain=osd >/dev/null
-    ceph_ osd pool create default.rgw.buckets.data 8 8 erasure ec-2-1 >/dev/null 2>&1
-    ceph_ osd pool application enable default.rgw.buckets.data rgw >/dev/null 2>&1
+    { ceph_ osd erasure-code-profile set ec-2-1 k=2 m=1 crush-failure-domain=osd &&
+      ceph_ osd pool create default.rgw.buckets.data 8 8 erasure ec-2-1 &&
+      ceph_ osd pool application enable default.rgw.buckets.data rgw; } >"$LOGS/ceph/pools.log" 2>&1 \
+      || { cat "$LOGS/ceph/pools.log" >&2; die "ceph: could not create the EC data pool"; }
   fi
   [[ -f "$CEPH_HOME/rgw.keyring" ]] ||
     ceph_ auth get-or-create client.rgw.stack mon 'allow rw' osd 'allow rwx' mgr 'allow rw' -o "$CEPH_HOME/rgw.keyring"

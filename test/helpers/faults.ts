@@ -20,7 +20,7 @@ import { hashPassword } from '../../shared/accounts';
 import { PACKAGE_ROOT } from '../../shared/paths';
 import { cameraJpeg, pixelBombPng } from './fixtures';
 import { awaitStarted, freePort, killService, startService, type ServiceProcess } from './processes';
-import { distributedOverrides, stackEnv } from './stack';
+import { distributedOverrides, serviceEnv, stackEnv, type StackStore } from './stack';
 import { waitFor } from './wait';
 
 const sha256 = (data: Buffer) => createHash('sha256').update(data).digest('hex');
@@ -425,8 +425,8 @@ class ProcessSet {
 }
 
 /**
- * The services as separate processes on the local stack (Kafka, Elasticsearch, MinIO), with topics,
- * bucket and index of their own: one ingest, two processors, one indexer, one search.
+ * The services as separate processes on the local stack (Kafka, Elasticsearch, and MinIO or Ceph RGW),
+ * with topics, bucket and index of their own: one ingest, two processors, one indexer, one search.
  */
 export class DistributedCluster implements Pipeline {
   readonly topics: { ingested: string; processed: string; failed: string };
@@ -445,13 +445,13 @@ export class DistributedCluster implements Pipeline {
     this.kafka = new Kafka({ clientId: `faults-${run}`, brokers: stackEnv().KAFKA_BROKERS.split(','), logLevel: logLevel.NOTHING, retry: { retries: 2 } });
   }
 
-  static async start(accounts: readonly string[]): Promise<DistributedCluster> {
+  static async start(accounts: readonly string[], store: StackStore = 'minio'): Promise<DistributedCluster> {
     const run = randomUUID().slice(0, 8);
-    const overrides = distributedOverrides(run) as DistributedCluster['overrides'];
+    const overrides = distributedOverrides(run, 'wait_for', store) as DistributedCluster['overrides'];
     const dir = mkdtempSync(path.join(tmpdir(), 'faults-'));
     const [ftpPort, httpPort] = [await freePort(), await freePort()];
     const env = {
-      ...stackEnv(),
+      ...serviceEnv(store),
       CONFIG_FILE: await writeConfig(dir, accounts, overrides),
       DATA_DIR: dir,
       FTP_PORT: String(ftpPort),
@@ -562,7 +562,7 @@ export class DistributedCluster implements Pipeline {
     return this.services.unexpectedExits();
   }
 
-  /** Stops every service, then drops the run's topics and indices (the bucket stays: MinIO cannot drop a full one cheaply). */
+  /** Stops every service, then drops the run's topics and indices (the bucket stays: neither store drops a full one cheaply). */
   async close(): Promise<string[]> {
     const problems = await this.services.stop();
     await this.withAdmin((admin) => admin.deleteTopics({ topics: Object.values(this.topics) })).catch(() => undefined);
@@ -685,7 +685,7 @@ export class EmbeddedProduct implements Pipeline {
 
 // ------------------------------------------------------------------------------------------ the engines
 
-export type Engine = 'kafka' | 'es' | 'minio';
+export type Engine = 'kafka' | 'es' | 'minio' | 'ceph';
 const run = promisify(execFile);
 
 /** `bash scripts/stack.sh <up|down> <engine>`, without blocking this process (uploads go on meanwhile). */
@@ -943,8 +943,8 @@ const CACHE = path.join(PACKAGE_ROOT, '.cache');
 const REPORT_JSON = path.join(CACHE, 'reliability.json');
 const REPORT_MD = path.join(CACHE, 'reliability.md');
 
-/** Order of the table; scenarios not listed follow in the order they were recorded. */
-const ORDER = ['kill-processor', 'kill-indexer', 'es-outage', 'minio-outage', 'kafka-restart', 'kill-ingest', 'kill-during-uploads', 'kill-while-processing', 'kill-while-indexing'];
+/** Order of the table (a scenario on Ceph RGW, `<id>-rgw`, after its MinIO run); scenarios not listed follow in the order they were recorded. */
+const ORDER = ['kill-processor', 'kill-indexer', 'es-outage', 'minio-outage', 'rgw-outage', 'kafka-restart', 'kill-ingest', 'kill-during-uploads', 'kill-while-processing', 'kill-while-indexing'];
 
 function readRows(): Row[] {
   try {
@@ -959,7 +959,10 @@ export function recordRow(row: Row): void {
   mkdirSync(CACHE, { recursive: true });
   const rows = readRows().filter((r) => !(r.suite === row.suite && r.scenario === row.scenario));
   rows.push(row);
-  const rank = (r: Row) => (ORDER.includes(r.scenario) ? ORDER.indexOf(r.scenario) : ORDER.length);
+  const rank = (r: Row) => {
+    const base = r.scenario.replace(/-rgw$/, '');
+    return (ORDER.includes(base) ? ORDER.indexOf(base) : ORDER.length) + (base === r.scenario ? 0 : 0.5);
+  };
   rows.sort((a, b) => (a.suite === b.suite ? rank(a) - rank(b) : a.suite === 'distributed' ? -1 : 1));
   writeFileSync(REPORT_JSON, `${JSON.stringify({ updatedAt: new Date().toISOString(), rows }, null, 2)}\n`);
   writeFileSync(REPORT_MD, reliabilityTable(rows));

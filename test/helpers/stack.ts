@@ -36,13 +36,23 @@ export function stackS3(store: StackStore) {
   };
 }
 
-/** Config overrides that point the distributed adapters at the local stack, with names unique to `run`. */
-export function distributedOverrides(run: string, refresh: 'wait_for' | 'false' = 'wait_for'): Record<string, unknown> {
+/**
+ * The stack's settings as a service's environment, with the S3_* variables (which override config `s3`)
+ * pointing at `store`.
+ */
+export function serviceEnv(store: StackStore = 'minio'): Record<string, string> {
+  const { endpoint, credentials } = stackS3(store);
+  return { ...stackEnv(), S3_ENDPOINT: endpoint, S3_ACCESS_KEY_ID: credentials.accessKeyId, S3_SECRET_ACCESS_KEY: credentials.secretAccessKey };
+}
+
+/** Config overrides that point the distributed adapters at the local stack and `store`, with names unique to `run`. */
+export function distributedOverrides(run: string, refresh: 'wait_for' | 'false' = 'wait_for', store: StackStore = 'minio'): Record<string, unknown> {
   const env = stackEnv();
+  const { name, endpoint, sendSha256 } = stackS3(store);
   return {
     adapters: 'distributed',
     kafka: { brokers: env.KAFKA_BROKERS.split(','), partitions: 3 },
-    s3: { name: 'minio', endpoint: env.S3_ENDPOINT, bucket: `it-${run}`, forcePathStyle: true },
+    s3: { name, endpoint, bucket: `it-${run}`, forcePathStyle: true, sendSha256 },
     elasticsearch: { node: env.ELASTICSEARCH_URL, index: `it-${run}`, replicas: 0, refresh },
     bus: {
       topics: {

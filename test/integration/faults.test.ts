@@ -14,10 +14,12 @@ import {
   type Engine,
   type Row,
 } from '../helpers/faults';
+import type { StackStore } from '../helpers/stack';
 import { waitFor } from '../helpers/wait';
 
 /**
- * Faults against the services as separate processes on Kafka, Elasticsearch and MinIO. Every
+ * Faults against the services as separate processes on Kafka, Elasticsearch and an object store, once
+ * with MinIO and once with Ceph RGW (its scenarios' ids end in -rgw). Every
  * scenario runs on a fresh cluster (topics, bucket and index of its own) with a fresh batch:
  * 24 camera JPEGs, a corrupt JPEG and a pixel bomb. The verdict, whatever the fault: every upload
  * that got 226 (or 451, the spool keeping it) is searchable exactly once with one source per path,
@@ -31,6 +33,7 @@ const OUTAGE_MS = 60_000;
 const SCENARIO_TIMEOUT_MS = 540_000;
 
 async function distributed(
+  store: StackStore,
   id: string,
   fault: string,
   recoveryFrom: Row['recoveryFrom'],
@@ -41,7 +44,7 @@ async function distributed(
   const uploads = await imageBatch(id, seed, GOOD);
   if (options.large) uploads.push(await largeUpload(id, seed + 500));
   const since = Date.now();
-  const cluster = await DistributedCluster.start([id]).catch((error: unknown) => recordStartFailure('distributed', id, fault, since, error));
+  const cluster = await DistributedCluster.start([id], store).catch((error: unknown) => recordStartFailure('distributed', id, fault, since, error));
   const s = new Scenario('distributed', id, fault, id, uploads, cluster, recoveryFrom, since);
   s.phase('cluster start');
   return runScenario(s, () => script(s, cluster), () => cluster.processes(), () => cluster.close());
@@ -99,7 +102,13 @@ const processedAtLeast = (cluster: DistributedCluster, n: number) =>
     return processed >= n && processed;
   }, 90_000, `${n} images processed`);
 
-describe('reliability of the services as separate processes under faults', () => {
+/** Each store, the engine stack.sh stops for its outage, and its scenarios' id suffix. */
+const STORES: [StackStore, { title: string; engine: Engine; suffix: string }][] = [
+  ['minio', { title: 'MinIO', engine: 'minio', suffix: '' }],
+  ['rgw', { title: 'Ceph RGW', engine: 'ceph', suffix: '-rgw' }],
+];
+
+describe.each(STORES)('reliability of the services as separate processes under faults, objects on %s', (store, { title, engine: storeEngine, suffix }) => {
   beforeAll(async () => {
     // A scenario of an earlier, interrupted run may have left an engine stopped.
     await stack('up');
@@ -113,7 +122,7 @@ describe('reliability of the services as separate processes under faults', () =>
   it(
     'a processor SIGKILLed mid-batch and replaced: every accepted image searchable once, nothing lost, no consumer stuck',
     async () => {
-      const row = await distributed('kill-processor', 'SIGKILL one of two processors mid-batch, start a replacement', 'injection', 1000, async (s, cluster) => {
+      const row = await distributed(store, `kill-processor${suffix}`, 'SIGKILL one of two processors mid-batch, start a replacement', 'injection', 1000, async (s, cluster) => {
         const uploading = s.sender.sendAll(s.uploads, 2);
         const processed = await processedAtLeast(cluster, 6);
         s.phase('uploads until 6 processed');
@@ -134,7 +143,7 @@ describe('reliability of the services as separate processes under faults', () =>
   it(
     'the indexer SIGKILLed mid-batch and restarted: every accepted image searchable once, nothing lost, no consumer stuck',
     async () => {
-      const row = await distributed('kill-indexer', 'SIGKILL the indexer mid-batch, restart it', 'injection', 2000, async (s, cluster) => {
+      const row = await distributed(store, `kill-indexer${suffix}`, 'SIGKILL the indexer mid-batch, restart it', 'injection', 2000, async (s, cluster) => {
         const uploading = s.sender.sendAll(s.uploads, 2);
         const indexed = await waitFor(async () => {
           const n = await searchTotal(cluster, s.account);
@@ -158,7 +167,7 @@ describe('reliability of the services as separate processes under faults', () =>
   it(
     'Elasticsearch stopped for 60 s mid-batch: uploads go on, the indexer waits and catches up, no dead letters for good images',
     async () => {
-      const row = await distributed('es-outage', 'Elasticsearch stopped 60 s mid-batch (uploads before, during, after)', 'fault end', 3000, (s, cluster) =>
+      const row = await distributed(store, `es-outage${suffix}`, 'Elasticsearch stopped 60 s mid-batch (uploads before, during, after)', 'fault end', 3000, (s, cluster) =>
         outageInWaves(s, {
           engine: 'es',
           firstThird: () => waitFor(async () => (await searchTotal(cluster, s.account)) >= 3, 90_000, '3 images indexed'),
@@ -176,9 +185,9 @@ describe('reliability of the services as separate processes under faults', () =>
   it(
     'the object store stopped for 60 s while uploads go on: 451 (never 550) during the outage, the spool ingests those files afterwards, nothing lost',
     async () => {
-      const row = await distributed('minio-outage', 'MinIO stopped 60 s while uploads go on', 'fault end', 4000, (s, cluster) =>
+      const row = await distributed(store, `${store}-outage`, `${title} stopped 60 s while uploads go on`, 'fault end', 4000, (s, cluster) =>
         outageInWaves(s, {
-          engine: 'minio',
+          engine: storeEngine,
           firstThird: () => processedAtLeast(cluster, 3),
           firstThirdPhase: 'first third, 3 processed',
           // Three connections: each of these waits out the product's store retries before its 451, and the
@@ -195,7 +204,7 @@ describe('reliability of the services as separate processes under faults', () =>
   it(
     'Kafka restarted mid-batch: uploads during the restart are answered 226 or 451, every accepted image searchable once, consumers resume',
     async () => {
-      const row = await distributed('kafka-restart', 'Kafka stopped and started again mid-batch (uploads during the restart)', 'fault end', 5000, async (s, cluster) => {
+      const row = await distributed(store, `kafka-restart${suffix}`, 'Kafka stopped and started again mid-batch (uploads during the restart)', 'fault end', 5000, async (s, cluster) => {
         const [first, during, after] = waves(s.uploads, 3);
         await s.sender.sendAll(first, 2);
         await processedAtLeast(cluster, 3);
@@ -220,7 +229,8 @@ describe('reliability of the services as separate processes under faults', () =>
     'ingest SIGKILLed mid-upload and restarted: 226 means searchable, the cut upload is not ingested, its retry gives one document with one source',
     async () => {
       const row = await distributed(
-        'kill-ingest',
+        store,
+        `kill-ingest${suffix}`,
         'SIGKILL ingest with a large upload half-way and right after two 226 replies; restart; the camera resends',
         'injection',
         6000,
