@@ -2,6 +2,7 @@ import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { errorMessage } from '../../shared/errors';
 import { IMAGE_STATUSES, type ImageStatus } from '../../shared/ports/image-index.port';
+import { replicasGroup } from '../indexer/indexer.service';
 import { UsageError, parseCommandArgs, type CommandContext } from './cli.io';
 
 export const STATUS_USAGE = `  npm run cli -- status [--errors N]   (consumer lag, spool, index counts, last errors, last upload per account)`;
@@ -33,6 +34,13 @@ export async function statusCommand(ctx: CommandContext, args: string[]): Promis
     [groups.processor, topics.ingested],
     [groups.indexer, topics.processed],
     [groups.failures, topics.failed],
+    // Where replicas are configured: copying, and indexing the copies.
+    ...(adapters.stores.some((s) => s.role === 'replica')
+      ? ([
+          [groups.replicator, topics.processed],
+          [replicasGroup(config), topics.replicated],
+        ] as [string, string][])
+      : []),
   ];
   for (const [group, topic] of consumers) {
     try {

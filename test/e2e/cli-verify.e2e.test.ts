@@ -11,6 +11,7 @@ import type { ImageProcessedEvent, ImageReplicatedEvent } from '../../shared/con
 import { originalKey, renditionKey } from '../../shared/image/object-keys';
 import type { BusMessage } from '../../shared/ports/event-bus.port';
 import { UsageError, type CommandContext } from '../../services/cli/cli.io';
+import { statusCommand } from '../../services/cli/status.command';
 import { verifyCommand } from '../../services/cli/verify.command';
 import { processedEvent } from '../helpers/events';
 import { assertEvent } from '../helpers/schemas';
@@ -77,6 +78,11 @@ describe('cli verify on the embedded adapters with a replica folder', () => {
     await image(true);
     expect(await verifyCommand(ctx, ['--all'])).toBe(0);
     expect(out.at(-1)).toMatch(/^2 image\(s\) checked in a, b: 8 copies intact, 0 repaired, 0 could not be repaired/);
+  });
+
+  it('shows the lag of the replicator and of indexing the copies in cli status', async () => {
+    expect(await statusCommand(ctx, [])).toBe(0);
+    expect(out).toEqual(expect.arrayContaining([expect.stringMatching(/^ {2}replicator\timages\.processed\t0 behind/), expect.stringMatching(/^ {2}indexer-replicas\timages\.replicated\t0 behind/)]));
   });
 
   it('copies again what is missing or wrong from a good copy, in either direction, and the result verifies', async () => {
