@@ -1,12 +1,14 @@
 import pino from 'pino';
 import { ConsumerRunner } from '../../shared/consumer/consumer.runner';
-import type { ImageFailedEvent, ImageProcessedEvent } from '../../shared/contracts/events';
+import type { ImageFailedEvent, ImageProcessedEvent, ImageReplicatedEvent } from '../../shared/contracts/events';
 import { loadConfig } from '../../shared/config/config.loader';
 import { IngestError } from '../../shared/errors';
 import type { BusMessage, DeliveryContext, EventBus, SubscribeOptions } from '../../shared/ports/event-bus.port';
 import type { ImageIndex } from '../../shared/ports/image-index.port';
 import { IndexerService } from '../../services/indexer/indexer.service';
-import { failedEvent, processedEvent } from '../helpers/events';
+import { notYetIndexed } from '../../shared/index-document';
+import { failedEvent, processedEvent, replicatedEvent } from '../helpers/events';
+import { waitFor } from '../helpers/wait';
 
 /** A bus that hands each subscriber's handler to the test, which delivers messages itself. */
 function handBus() {
@@ -34,7 +36,7 @@ function handBus() {
 describe('the indexer', () => {
   const config = loadConfig({ env: {} });
   const logger = pino({ level: 'silent' });
-  const { processed, failed } = config.bus.topics;
+  const { processed, failed, replicated } = config.bus.topics;
 
   function indexer(index: Partial<ImageIndex>) {
     const { bus, published, deliver } = handBus();
@@ -72,5 +74,27 @@ describe('the indexer', () => {
       { topic: failed, value: expect.objectContaining({ id: refused.id, stage: 'indexer', error: { code: 'INVALID_EVENT', message: 'mapper_parsing_exception' }, attempts: 1 }) },
     ]);
     expect(indexed).toEqual([fine.id]);
+  });
+
+  it('retries the copies of an image not indexed yet until its processed event is, instead of dead-lettering them', async () => {
+    const event = processedEvent();
+    const copies = replicatedEvent(event);
+    const indexed = new Set<string>();
+    const calls: string[] = [];
+    const { service, published, deliver } = indexer({
+      upsert: async (e: ImageProcessedEvent) => void indexed.add(e.id),
+      addLocations: async (e: ImageReplicatedEvent) => {
+        calls.push(indexed.has(e.id) ? 'added' : 'not yet');
+        if (!indexed.has(e.id)) throw notYetIndexed(e.id);
+      },
+    });
+    await service.start();
+    const copying = deliver(replicated, copies);
+    await waitFor(() => calls.length >= 2, 5_000, 'a retry');
+    await deliver(processed, event);
+    await copying;
+    expect(calls.at(-1)).toBe('added');
+    expect(calls.filter((c) => c === 'added')).toHaveLength(1);
+    expect(published).toEqual([]);
   });
 });
