@@ -92,7 +92,13 @@ export async function copyObject(from: ObjectStore, to: ObjectStore, object: Ima
   const { through, digest } = hashing();
   // pipeline() passes a read error on to the store's write, which then fails instead of storing a torso.
   const body: Readable = pipeline(stream.body, through, () => undefined);
-  await to.put(object.key, body, object.contentType);
+  try {
+    await to.put(object.key, body, object.contentType);
+  } catch (error) {
+    // Closes the source too: an S3 body left open holds its socket through every retry of an outage.
+    body.destroy();
+    throw error;
+  }
   const sent = digest();
   if (expected && sent.sha256 !== expected) {
     await to.delete(object.key);

@@ -2,6 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import type { Readable } from 'node:stream';
 import pino from 'pino';
 import { LocalObjectStore } from '../../shared/adapters/local-object-store.adapter';
 import { loadConfig } from '../../shared/config/config.loader';
@@ -14,6 +15,7 @@ import type { NamedStore, ObjectStore } from '../../shared/ports/object-store.po
 import { ReplicatorService } from '../../services/replicator/replicator.service';
 import { processedEvent } from '../helpers/events';
 import { assertEvent } from '../helpers/schemas';
+import { waitFor } from '../helpers/wait';
 
 const sha256 = (data: Buffer) => createHash('sha256').update(data).digest('hex');
 
@@ -170,6 +172,25 @@ describe('the replicator', () => {
     expect(b.puts.filter((k) => k === event.original.key)).toHaveLength(2);
     expect(replicated()).toHaveLength(1);
     expect(deadLetters()).toEqual([]);
+  });
+
+  it('closes what it read from the primary when the replica refuses the write', async () => {
+    const b = watched(replicas[0]);
+    b.faults.push('outage');
+    const { service, deliver } = replicator([b.store]);
+    await service.start();
+    const { event } = await storedImage();
+    const opened: Readable[] = [];
+    const getStream = primary.getStream.bind(primary);
+    primary.getStream = async (key, range) => {
+      const stream = await getStream(key, range);
+      if (stream) opened.push(stream.body);
+      return stream;
+    };
+    await deliver(event);
+    // The first read was cut off by the outage, the rest were read to the end.
+    expect(opened.length).toBeGreaterThan(0);
+    await waitFor(() => opened.every((body) => body.destroyed), 2_000, 'every source stream closed');
   });
 
   it('skips an image whose original was erased from the primary, and announces nothing', async () => {
