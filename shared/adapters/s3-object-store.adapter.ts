@@ -36,8 +36,8 @@ export interface S3ObjectStoreOptions {
   partSizeBytes: number;
   /**
    * Checksums the SDK adds on its own (default when_required: only where an API demands one). With
-   * when_supported it streams a PUT of unknown length as `aws-chunked` with a CRC32 trailer, which Ceph
-   * RGW 16.2 refuses with 411 Length Required.
+   * when_supported it sends a PUT of a stream as `aws-chunked` with a CRC32 trailer, which Ceph RGW 16.2
+   * refuses with 411 Length Required.
    */
   checksums?: S3Checksums;
   /** Send the caller's SHA-256 as x-amz-checksum-sha256 for the store to check (default true; Ceph RGW 16.2 ignores it). */
