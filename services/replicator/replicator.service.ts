@@ -4,7 +4,8 @@ import type { Config } from '../../shared/config/config.schema';
 import { SCHEMAS, type ImageProcessedEvent, type ImageReplicatedEvent, type ReplicatedObject } from '../../shared/contracts/events';
 import type { ConsumerRunner, HandlerOutcome } from '../../shared/consumer/consumer.runner';
 import { IngestError } from '../../shared/errors';
-import { erasureRecordKey } from '../../shared/image/object-keys';
+import { lastErasedAt, readErasureRecord } from '../../shared/erasure-record';
+import { predatesErasure } from '../../shared/index-document';
 import type { Logger } from '../../shared/logging';
 import { replicatedObjects, replicationSeconds } from '../../shared/metrics';
 import type { EventBus, Subscription } from '../../shared/ports/event-bus.port';
@@ -155,13 +156,13 @@ export class ReplicatorService {
       let copied = 0;
       for (const object of objects) {
         const outcome = await copyObject(this.primary.store, replica.store, object, object.role === 'original' ? event.id : undefined);
-        if (outcome.status === 'missing') return this.missing(event.id, object.key);
+        if (outcome.status === 'missing') return this.missing(event, object.key);
         if (outcome.status === 'copied') copied++;
         replicatedObjects.inc({ store: replica.name, outcome: outcome.status });
         locations.push({ ...replica.store.locate(object.key), region: replica.region, role: object.role, name: object.name, ...outcome.digest });
       }
       // An erasure that ran while this copied would leave the copies behind it: they go again.
-      if (await this.erased(event.id)) {
+      if (await this.erased(event)) {
         await Promise.all(objects.map((o) => replica.store.delete(o.key)));
         return { status: 'skipped', reason: 'erased while copying' };
       }
@@ -181,13 +182,17 @@ export class ReplicatorService {
     return { status: 'processed' };
   }
 
-  private async erased(id: string): Promise<boolean> {
-    return (await this.primary.store.head(erasureRecordKey(id))) !== null;
+  /**
+   * Whether the image this event announces was erased after it was received. The same bytes
+   * delivered again after an erasure are a new image, whose copies must stay.
+   */
+  private async erased(event: ImageProcessedEvent): Promise<boolean> {
+    return predatesErasure(event.source.receivedAt, lastErasedAt(await readErasureRecord(this.primary.store, event.id)));
   }
 
   /** An object gone from the primary: erased (its audit record is there), else lost. */
-  private async missing(id: string, key: string): Promise<HandlerOutcome> {
-    if (await this.erased(id)) return { status: 'skipped', reason: 'erased' };
+  private async missing(event: ImageProcessedEvent, key: string): Promise<HandlerOutcome> {
+    if (await this.erased(event)) return { status: 'skipped', reason: 'erased' };
     return { status: 'failed', error: new IngestError('OBJECT_NOT_FOUND', `${key} is not in the primary store ${this.primary.name} and the image was not erased`) };
   }
 }

@@ -8,8 +8,9 @@ import { LocalObjectStore } from '../../shared/adapters/local-object-store.adapt
 import { loadConfig } from '../../shared/config/config.loader';
 import { ConsumerRunner } from '../../shared/consumer/consumer.runner';
 import type { ImageFailedEvent, ImageProcessedEvent, ImageReplicatedEvent } from '../../shared/contracts/events';
+import { writeErasureRecord, type ErasureRecord } from '../../shared/erasure-record';
 import { IngestError } from '../../shared/errors';
-import { erasureRecordKey, originalKey, renditionKey } from '../../shared/image/object-keys';
+import { originalKey, renditionKey } from '../../shared/image/object-keys';
 import type { BusMessage, DeliveryContext, EventBus, SubscribeOptions } from '../../shared/ports/event-bus.port';
 import type { NamedStore, ObjectStore } from '../../shared/ports/object-store.port';
 import { ReplicatorService } from '../../services/replicator/replicator.service';
@@ -116,6 +117,15 @@ describe('the replicator', () => {
     return { event, original, thumb };
   }
 
+  /** The audit record of an erasure of the event's image one minute after its receipt. */
+  function erasureAfter(event: ImageProcessedEvent): ErasureRecord {
+    const erasedAt = new Date(Date.parse(event.source.receivedAt) + 60_000).toISOString();
+    return {
+      id: event.id,
+      erasures: [{ erasedAt, trigger: 'operator', by: 'ops', reason: 'test', objects: [], unconfiguredStores: [], indexed: true, deliveries: [], completedAt: erasedAt }],
+    };
+  }
+
   it('copies the original and every rendition to each replica and announces each replica’s verified copies', async () => {
     const { service, deliver, replicated } = replicator();
     await service.start();
@@ -198,11 +208,23 @@ describe('the replicator', () => {
     await service.start();
     const { event } = await storedImage();
     await primary.delete(event.original.key);
-    await primary.put(erasureRecordKey(event.id), Buffer.from('{"by":"ops"}'), 'application/json');
+    await writeErasureRecord(primary, erasureAfter(event));
     await deliver(event);
     expect(replicated()).toEqual([]);
     expect(deadLetters()).toEqual([]);
     expect(await replicas[0].head(event.original.key)).toBeNull();
+  });
+
+  it('copies and keeps the same bytes delivered again after an erasure: a new image, not the erased one', async () => {
+    const { service, deliver, replicated } = replicator();
+    await service.start();
+    const { event, original } = await storedImage();
+    const record = erasureAfter(event);
+    await writeErasureRecord(primary, record);
+    const receivedAt = new Date(Date.parse(record.erasures[0].erasedAt) + 60_000).toISOString();
+    await deliver({ ...event, receivedAt, source: { ...event.source, receivedAt } });
+    expect(replicated().map((r) => r.store)).toEqual(['b', 'c']);
+    expect(await replicas[0].getBuffer(event.original.key)).toEqual(original);
   });
 
   it('dead-letters an image whose original is missing from the primary without an erasure', async () => {
