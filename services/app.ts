@@ -14,7 +14,7 @@ import { FtpIngestServer } from './ingest/ftp.server';
 import { IngestService } from './ingest/ingest.service';
 import { recoverOrphanUploads } from './ingest/orphan-uploads';
 import { Spool } from './ingest/spool';
-import { IndexerService, replicasGroup } from './indexer/indexer.service';
+import { IndexerService } from './indexer/indexer.service';
 import { ProcessorService } from './processor/processor.service';
 import { ReplicatorService } from './replicator/replicator.service';
 import { OpsEndpoints, OpsHttpServer, type ReadinessPart } from './ops.http';
@@ -63,7 +63,7 @@ export async function startApp(config: Readonly<Config>, logger: Logger): Promis
   const consumers = [
     ...(runs('processor') ? [{ group: groups.processor, topics: [topics.ingested] }] : []),
     ...(runs('indexer') ? [{ group: groups.indexer, topics: [topics.processed] }, { group: groups.failures, topics: [topics.failed] }] : []),
-    ...(runs('indexer') ? [{ group: replicasGroup(config), topics: [topics.replicated] }] : []),
+    ...(runs('indexer') ? [{ group: groups.replicas, topics: [topics.replicated] }] : []),
     ...(replicates ? [{ group: groups.replicator, topics: [topics.processed] }] : []),
   ];
   const unwatchLag = watchLag(adapters.bus, consumers);

@@ -2,7 +2,6 @@ import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { errorMessage } from '../../shared/errors';
 import { IMAGE_STATUSES, type ImageStatus } from '../../shared/ports/image-index.port';
-import { replicasGroup } from '../indexer/indexer.service';
 import { UsageError, parseCommandArgs, type CommandContext } from './cli.io';
 
 export const STATUS_USAGE = `  npm run cli -- status [--errors N]   (consumer lag, spool, index counts, last errors, last upload per account)`;
@@ -38,7 +37,7 @@ export async function statusCommand(ctx: CommandContext, args: string[]): Promis
     ...(adapters.stores.some((s) => s.role === 'replica')
       ? ([
           [groups.replicator, topics.processed],
-          [replicasGroup(config), topics.replicated],
+          [groups.replicas, topics.replicated],
         ] as [string, string][])
       : []),
   ];

@@ -13,15 +13,6 @@ export interface IndexerDeps {
 }
 
 /**
- * The indexer's group for images.replicated, named after its own: one group per topic, since kafkajs
- * hands a group's partitions to its members as if each read every topic of the group
- * (kafkajs src/consumer/assigners/roundRobinAssigner/index.js ignores a member's own topics).
- */
-export function replicasGroup(config: Readonly<Config>): string {
-  return `${config.bus.groups.indexer}-replicas`;
-}
-
-/**
  * Makes processed images searchable with the locations of every copy, keeps dead letters for the
  * operators' view, and indexes images that failed processing with what could be read of them, so
  * nothing stored is unfindable.
@@ -53,7 +44,7 @@ export class IndexerService {
       }),
       runner.start({
         stage: 'indexer',
-        group: replicasGroup(config),
+        group: config.bus.groups.replicas,
         topic: config.bus.topics.replicated,
         role: 'replicated',
         concurrency: config.indexer.concurrency,

@@ -138,7 +138,7 @@ export class ReplicatorService {
       topic: config.bus.topics.processed,
       role: 'processed',
       // Keeps pace with the processor, which makes the images this copies.
-      concurrency: config.processor.concurrency,
+      concurrency: config.replicator.concurrency,
       handle: (event, _message, { trace }) => this.handle(event, trace),
     });
   }

@@ -297,6 +297,8 @@ export const configSchema = z
       })
       .strict(),
     indexer: z.object({ concurrency: positiveInt.max(256) }).strict(),
+    /** Images copied to the replica stores at once per process. */
+    replicator: z.object({ concurrency: positiveInt.max(64) }).strict(),
     /** The sweep that erases images past their accounts' retentionDays; the indexer process runs it. */
     retention: z
       .object({
@@ -308,8 +310,12 @@ export const configSchema = z
     bus: z
       .object({
         topics: z.object({ ingested: name, processed: name, failed: name, replicated: name, erased: name }).strict(),
-        /** Consumer group of each consumer; members of a group share its partitions. */
-        groups: z.object({ processor: name, indexer: name, failures: name, replicator: name }).strict(),
+        /**
+         * Consumer group of each consumer; members of a group share its partitions. One group per topic
+         * (the indexer reads images.replicated as `replicas`): kafkajs hands a group's partitions to its
+         * members as if each read every topic of the group (src/consumer/assigners/roundRobinAssigner/index.js).
+         */
+        groups: z.object({ processor: name, indexer: name, failures: name, replicator: name, replicas: name }).strict(),
         retentionHours: positiveInt,
       })
       .strict(),

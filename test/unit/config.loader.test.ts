@@ -62,7 +62,7 @@ describe('configuration', () => {
 
   it('names consumer groups and keeps a heartbeat below the Kafka session timeout', () => {
     const config = loadConfig({ env: {}, overrides: { bus: { groups: { processor: 'site-a.processor' } } } });
-    expect(config.bus.groups).toEqual({ processor: 'site-a.processor', indexer: 'indexer', failures: 'indexer-failures', replicator: 'replicator' });
+    expect(config.bus.groups).toEqual({ processor: 'site-a.processor', indexer: 'indexer', failures: 'indexer-failures', replicator: 'replicator', replicas: 'indexer-replicas' });
     expect(config.kafka.heartbeatIntervalMs).toBeLessThan(config.kafka.sessionTimeoutMs);
     expect(() => loadConfig({ env: {}, overrides: { consumers: { retry: { initialDelayMs: 5000, maxDelayMs: 100 } } } })).toThrow(/consumers\.retry\.initialDelayMs/);
   });
