@@ -193,7 +193,8 @@ export class IngestService {
     const duplicate = await withRetry(async () => {
       const existing = await this.deps.store.head(key);
       if (existing?.bytes === bytes) return true;
-      await this.deps.store.putFile(key, entry.dataPath, contentType);
+      // The id is the file's SHA-256: a store that checks it on write refuses bytes changed on the way.
+      await this.deps.store.putFile(key, entry.dataPath, contentType, { sha256: id });
       return false;
     }, retry);
     const event: ImageIngestedEvent = {

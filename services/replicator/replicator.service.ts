@@ -94,7 +94,7 @@ export async function copyObject(from: ObjectStore, to: ObjectStore, object: Ima
   // pipeline() passes a read error on to the store's write, which then fails instead of storing a torso.
   const body: Readable = pipeline(stream.body, through, () => undefined);
   try {
-    await to.put(object.key, body, object.contentType);
+    await to.put(object.key, body, object.contentType, expected ? { sha256: expected } : undefined);
   } catch (error) {
     // Closes the source too: an S3 body left open holds its socket through every retry of an outage.
     body.destroy();
