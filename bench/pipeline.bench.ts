@@ -51,7 +51,7 @@ async function main(): Promise<void> {
       http: { port: 0 },
       accounts: [{ name: 'bench', passwordHash: await hashPassword('bench-password') }],
       // The default refresh, as in production: searchable within a second, bulks never wait for it.
-      ...(values.stack ? stackOverrides(run) : {}),
+      ...(values.stack ? distributedOverrides(run, 'false') : {}),
       ...(values.replica ? { stores: replicaStores(run) } : {}),
     },
   });
@@ -69,16 +69,6 @@ async function main(): Promise<void> {
     await app.stop();
     rmSync(dataDir, { recursive: true, force: true });
   }
-}
-
-/**
- * The stack's settings with consumer groups of this run's own: a group shared with another run on the
- * same broker (a test suite) would be handed that run's partitions as well (kafkajs round robin).
- */
-function stackOverrides(run: string): object {
-  const stack = distributedOverrides(run, 'false') as { bus: object };
-  const groups = Object.fromEntries(['processor', 'indexer', 'failures', 'replicator'].map((g) => [g, `${run}.${g}`]));
-  return { ...stack, bus: { ...stack.bus, groups } };
 }
 
 /** A primary and one replica: two local folders, or on the stack MinIO and Ceph RGW (a second MinIO bucket without RGW). */

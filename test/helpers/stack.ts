@@ -62,6 +62,9 @@ export function distributedOverrides(run: string, refresh: 'wait_for' | 'false' 
         replicated: `it-${run}.replicated`,
         erased: `it-${run}.erased`,
       },
+      // Groups of the run's own: kafkajs hands a group's partitions to every member, also to those of
+      // another run reading other topics, so shared group names stall concurrent runs.
+      groups: Object.fromEntries(['processor', 'indexer', 'failures', 'replicator', 'replicas'].map((g) => [g, `it-${run}.${g}`])),
     },
   };
 }

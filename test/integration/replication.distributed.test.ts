@@ -42,8 +42,6 @@ describe('replication from MinIO (primary, eu-west) to Ceph RGW (replica, eu-nor
   const replicaBucket = `it-${run}-replica`;
   const overrides = {
     ...base,
-    // Groups of this run's own: kafkajs hands a shared group's partitions to every member, also another suite's.
-    bus: { ...base.bus, groups: Object.fromEntries(['processor', 'indexer', 'failures', 'replicator'].map((g) => [g, `it-${run}.${g}`])) },
     stores: [
       { name: 'minio', region: 'eu-west', role: 'primary', s3: { endpoint: minio.endpoint, bucket: base.s3.bucket } },
       { name: 'rgw', region: 'eu-north', role: 'replica', s3: { endpoint: rgw.endpoint, bucket: replicaBucket, sendSha256: rgw.sendSha256 } },
