@@ -316,7 +316,7 @@ interface Summary {
  * count in the lag only once they have committed on the failed topic: which group reads it is the
  * product's choice, a stuck one is a finding either way.
  */
-const FAILED_TOPIC_GROUPS = ['indexer-failures', 'indexer'];
+const FAILED_TOPIC_GROUPS = ['failures', 'indexer'] as const;
 
 /** What the verdict needs from a running product, whichever adapters it runs on. */
 export interface Pipeline {
@@ -445,7 +445,10 @@ export class DistributedCluster implements Pipeline {
     readonly ftpPort: number,
     readonly httpUrl: string,
     readonly services: ProcessSet,
-    private readonly overrides: { elasticsearch: { index: string }; bus: { topics: { ingested: string; processed: string; failed: string } } },
+    private readonly overrides: {
+      elasticsearch: { index: string };
+      bus: { topics: { ingested: string; processed: string; failed: string }; groups: Record<'processor' | 'indexer' | 'failures', string> };
+    },
   ) {
     this.topics = overrides.bus.topics;
     this.kafka = new Kafka({ clientId: `faults-${run}`, brokers: stackEnv().KAFKA_BROKERS.split(','), logLevel: logLevel.NOTHING, retry: { retries: 2 } });
@@ -517,13 +520,14 @@ export class DistributedCluster implements Pipeline {
 
   lag(): Promise<Record<string, number>> {
     return this.withAdmin(async (admin) => {
+      const { groups } = this.overrides.bus;
       const lag: Record<string, number> = {
-        processor: await this.groupLag(admin, 'processor', this.topics.ingested),
-        indexer: await this.groupLag(admin, 'indexer', this.topics.processed),
+        processor: await this.groupLag(admin, groups.processor, this.topics.ingested),
+        indexer: await this.groupLag(admin, groups.indexer, this.topics.processed),
       };
-      for (const group of FAILED_TOPIC_GROUPS) {
-        const [committed] = await admin.fetchOffsets({ groupId: group, topics: [this.topics.failed] }).catch(() => []);
-        if (committed?.partitions.some((p) => Number(p.offset) >= 0)) lag[`${group} (failed)`] = await this.groupLag(admin, group, this.topics.failed);
+      for (const role of FAILED_TOPIC_GROUPS) {
+        const [committed] = await admin.fetchOffsets({ groupId: groups[role], topics: [this.topics.failed] }).catch(() => []);
+        if (committed?.partitions.some((p) => Number(p.offset) >= 0)) lag[`${role} (failed)`] = await this.groupLag(admin, groups[role], this.topics.failed);
       }
       return lag;
     });
@@ -588,6 +592,7 @@ export class DistributedCluster implements Pipeline {
  */
 export class EmbeddedProduct implements Pipeline {
   static readonly topics = { ingested: 'crash.ingested', processed: 'crash.processed', failed: 'crash.failed' };
+  static readonly groups = { processor: 'crash.processor', indexer: 'crash.indexer', failures: 'crash.failures' };
   private readonly services: ProcessSet;
 
   private constructor(
@@ -604,7 +609,7 @@ export class EmbeddedProduct implements Pipeline {
     const [ftpPort, httpPort] = [await freePort(), await freePort()];
     const env = {
       ADAPTERS: 'embedded',
-      CONFIG_FILE: await writeConfig(dir, accounts, { bus: { topics: EmbeddedProduct.topics } }),
+      CONFIG_FILE: await writeConfig(dir, accounts, { bus: { topics: EmbeddedProduct.topics, groups: EmbeddedProduct.groups } }),
       DATA_DIR: path.join(dir, 'data'),
       FTP_PORT: String(ftpPort),
       HTTP_PORT: String(httpPort),
@@ -658,9 +663,13 @@ export class EmbeddedProduct implements Pipeline {
         group,
         topic,
       )[0].n;
-    const lag: Record<string, number> = { processor: lagOf('processor', EmbeddedProduct.topics.ingested), indexer: lagOf('indexer', EmbeddedProduct.topics.processed) };
-    const readers = this.query<{ grp: string }>('SELECT grp FROM consumer_offsets WHERE topic = ?', EmbeddedProduct.topics.failed);
-    for (const { grp } of readers) if (FAILED_TOPIC_GROUPS.includes(grp)) lag[`${grp} (failed)`] = lagOf(grp, EmbeddedProduct.topics.failed);
+    const { groups, topics } = EmbeddedProduct;
+    const lag: Record<string, number> = { processor: lagOf(groups.processor, topics.ingested), indexer: lagOf(groups.indexer, topics.processed) };
+    const readers = new Set(this.query<{ grp: string }>('SELECT grp FROM consumer_offsets WHERE topic = ?', EmbeddedProduct.topics.failed).map((r) => r.grp));
+    for (const role of FAILED_TOPIC_GROUPS) {
+      const group = EmbeddedProduct.groups[role];
+      if (readers.has(group)) lag[`${role} (failed)`] = lagOf(group, EmbeddedProduct.topics.failed);
+    }
     return lag;
   }
 
