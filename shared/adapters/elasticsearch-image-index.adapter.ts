@@ -56,17 +56,11 @@ export interface ElasticsearchImageIndexOptions {
 }
 
 /** The indexed form: filter fields beside the whole document, which is stored but not indexed. */
-interface Indexed {
+interface Indexed extends ReturnType<typeof searchFields> {
   id: string;
   /** An index written by an earlier version may hold documents of an older shape (and no status). */
   doc: StoredDocument;
   status: ImageStatus;
-  captured: number | null;
-  received: number;
-  make: string | null;
-  model: string | null;
-  lens: string | null;
-  iso: number | null;
   accounts: string[];
   terms: string[];
   location: { lat: number; lon: number } | null;

@@ -3,35 +3,12 @@ import { ConsumerRunner } from '../../shared/consumer/consumer.runner';
 import type { ImageFailedEvent, ImageProcessedEvent, ImageReplicatedEvent } from '../../shared/contracts/events';
 import { loadConfig } from '../../shared/config/config.loader';
 import { IngestError } from '../../shared/errors';
-import type { BusMessage, DeliveryContext, EventBus, SubscribeOptions } from '../../shared/ports/event-bus.port';
 import type { ImageIndex } from '../../shared/ports/image-index.port';
 import { IndexerService } from '../../services/indexer/indexer.service';
 import { notYetIndexed } from '../../shared/index-document';
 import { failedEvent, processedEvent, replicatedEvent } from '../helpers/events';
+import { handBus } from '../helpers/hand-bus';
 import { waitFor } from '../helpers/wait';
-
-/** A bus that hands each subscriber's handler to the test, which delivers messages itself. */
-function handBus() {
-  const handlers = new Map<string, SubscribeOptions<unknown>['handle']>();
-  const published: { topic: string; value: ImageFailedEvent }[] = [];
-  const bus: EventBus = {
-    publish: async (topic, _key, value) => void published.push({ topic, value: value as ImageFailedEvent }),
-    subscribe: async <T>(options: SubscribeOptions<T>) => {
-      for (const topic of options.topics) handlers.set(topic, options.handle as SubscribeOptions<unknown>['handle']);
-      return { stop: async () => undefined };
-    },
-    ping: async () => undefined,
-    lag: async () => [],
-    close: async () => undefined,
-  };
-  const context: DeliveryContext = { signal: new AbortController().signal, heartbeat: async () => undefined };
-  let offset = 0;
-  const deliver = (topic: string, value: unknown) => {
-    const message: BusMessage<unknown> = { topic, partition: 0, offset: String(offset++), key: 'k', value, headers: {} };
-    return handlers.get(topic)!(message, context);
-  };
-  return { bus, published, deliver };
-}
 
 describe('the indexer', () => {
   const config = loadConfig({ env: {} });
@@ -71,7 +48,7 @@ describe('the indexer', () => {
     await deliver(processed, refused);
     await deliver(processed, fine);
     expect(published).toEqual([
-      { topic: failed, value: expect.objectContaining({ id: refused.id, stage: 'indexer', error: { code: 'INVALID_EVENT', message: 'mapper_parsing_exception' }, attempts: 1 }) },
+      { topic: failed, key: refused.id, value: expect.objectContaining({ id: refused.id, stage: 'indexer', error: { code: 'INVALID_EVENT', message: 'mapper_parsing_exception' }, attempts: 1 }) },
     ]);
     expect(indexed).toEqual([fine.id]);
   });

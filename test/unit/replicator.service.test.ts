@@ -11,37 +11,14 @@ import type { ImageFailedEvent, ImageProcessedEvent, ImageReplicatedEvent } from
 import { writeErasureRecord, type ErasureRecord } from '../../shared/erasure-record';
 import { IngestError } from '../../shared/errors';
 import { originalKey, renditionKey } from '../../shared/image/object-keys';
-import type { BusMessage, DeliveryContext, EventBus, SubscribeOptions } from '../../shared/ports/event-bus.port';
 import type { NamedStore, ObjectStore } from '../../shared/ports/object-store.port';
 import { ReplicatorService } from '../../services/replicator/replicator.service';
 import { processedEvent } from '../helpers/events';
 import { assertEvent } from '../helpers/schemas';
+import { handBus } from '../helpers/hand-bus';
 import { waitFor } from '../helpers/wait';
 
 const sha256 = (data: Buffer) => createHash('sha256').update(data).digest('hex');
-
-/** A bus that hands the subscriber's handler to the test, which delivers messages itself, and records what is published. */
-function handBus() {
-  let handle: SubscribeOptions<unknown>['handle'] | null = null;
-  const published: { topic: string; key: string; value: ImageReplicatedEvent | ImageFailedEvent }[] = [];
-  const bus: EventBus = {
-    publish: async (topic, key, value) => void published.push({ topic, key, value: value as ImageReplicatedEvent }),
-    subscribe: async <T>(options: SubscribeOptions<T>) => {
-      handle = options.handle as SubscribeOptions<unknown>['handle'];
-      return { stop: async () => undefined };
-    },
-    ping: async () => undefined,
-    lag: async () => [],
-    close: async () => undefined,
-  };
-  const context: DeliveryContext = { signal: new AbortController().signal, heartbeat: async () => undefined };
-  let offset = 0;
-  const deliver = (topic: string, value: unknown) => {
-    const message: BusMessage<unknown> = { topic, partition: 0, offset: String(offset++), key: 'k', value, headers: {} };
-    return handle!(message, context);
-  };
-  return { bus, published, deliver };
-}
 
 /** A store whose writes the test can count and whose next calls it can make fail or corrupt. */
 function watched(store: ObjectStore) {
