@@ -137,7 +137,7 @@ export class ReplicatorService {
       group: config.bus.groups.replicator,
       topic: config.bus.topics.processed,
       role: 'processed',
-      // Keeps pace with the processor, which makes the images this copies.
+      // Copies wait on the stores' network, not the CPU: their own setting, not the processor's.
       concurrency: config.replicator.concurrency,
       handle: (event, _message, { trace }) => this.handle(event, trace),
     });
