@@ -82,7 +82,7 @@ function distributed(config: Readonly<Config>, logger: Logger, env: NodeJS.Proce
 function embedded(config: Readonly<Config>, logger: Logger): Ports {
   return {
     bus: new SqliteEventBus({ file: path.join(config.dataDir, 'bus.sqlite'), logger, retentionHours: config.bus.retentionHours }),
-    index: new SqliteImageIndex(path.join(config.dataDir, 'index.sqlite')),
+    index: new SqliteImageIndex(path.join(config.dataDir, 'index.sqlite'), { cacheMB: config.embeddedIndex.cacheMB }),
     deliveries: new SqliteDeliveryRecord(path.join(config.dataDir, 'deliveries.sqlite')),
   };
 }

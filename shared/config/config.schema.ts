@@ -297,6 +297,11 @@ export const configSchema = z
       })
       .strict(),
     indexer: z.object({ concurrency: positiveInt.max(256) }).strict(),
+    /**
+     * The embedded index's SQLite page cache, per process, in MB. Filled only as pages are read: at
+     * 1M images the rows and indexes the searches read come to about 600 MB.
+     */
+    embeddedIndex: z.object({ cacheMB: positiveInt.min(8).max(65_536).default(512) }).strict().default({}),
     /** Images copied to the replica stores at once per process. */
     replicator: z.object({ concurrency: positiveInt.max(64) }).strict(),
     /** The sweep that erases images past their accounts' retentionDays; the indexer process runs it. */

@@ -514,6 +514,49 @@ export function imageIndexContract(name: string, makeHarness: () => Promise<Imag
       });
     }, 180_000);
 
+    it('counts the facets of the newest matches and pages them however out of receive order they were indexed', async () => {
+      // Indexed in this order: the newest receipts first, then older ones three to an instant in
+      // receive order, then the oldest of all; every fiftieth also arrives from a second account.
+      const receivedHours = (i: number) => (i < 100 ? 5000 + (i % 20) : i < 3900 ? Math.floor((i - 100) / 3) : -i);
+      const events = Array.from({ length: 4000 }, (_, i) =>
+        processedEvent({
+          camera: { make: ['Canon', 'Nikon', 'Sony'][i % 3], model: 'X', serial: null },
+          keywords: ['herd'],
+          gps: i % 13 === 0 ? { lat: 60, lon: 10.5, alt: null } : { lat: 40 + (i % 97) / 100, lon: 10 + (i % 89) / 100, alt: null },
+          source: source({ account: i % 4 === 0 ? 'north' : 'south', receivedAt: at(receivedHours(i)) }),
+        }),
+      );
+      for (let i = 0; i < events.length; i += 500) await Promise.all(events.slice(i, i + 500).map((e) => index.upsert(e)));
+      const twice = events.filter((_, i) => i % 50 === 0);
+      await Promise.all(twice.map((e) => index.upsert({ ...e, source: source({ account: 'east', path: '/east.jpg', receivedAt: at(9000) }) })));
+
+      const newestFirst = (list: ImageProcessedEvent[]) => [...list].sort((a, b) => Date.parse(b.receivedAt) - Date.parse(a.receivedAt) || (a.id < b.id ? -1 : 1));
+      const counted = (list: ImageProcessedEvent[], values: (e: ImageProcessedEvent) => string[]) => {
+        const counts = new Map<string, number>();
+        for (const e of list) for (const v of values(e)) counts.set(v, (counts.get(v) ?? 0) + 1);
+        return [...counts].map(([value, count]) => ({ value, count })).sort((a, b) => b.count - a.count || (a.value < b.value ? -1 : 1));
+      };
+      const expectNewest = async (q: Partial<ImageQuery>, matches: ImageProcessedEvent[]) => {
+        const sorted = newestFirst(matches);
+        const sample = sorted.slice(0, FACET_SAMPLE);
+        const result = await index.search(query({ ...q, facets: ['make', 'account', 'gps'] }));
+        expect({ total: result.total, ids: result.items.map((d) => d.id), facets: result.facets }).toEqual({
+          total: matches.length,
+          ids: sorted.slice(0, 20).map((e) => e.id),
+          facets: {
+            scope: 'newest',
+            images: FACET_SAMPLE,
+            make: counted(sample, (e) => [e.camera.make!.toLowerCase()]),
+            account: counted(sample, (e) => (twice.includes(e) ? [e.source.account, 'east'] : [e.source.account])),
+            gps: { with: FACET_SAMPLE, without: 0 },
+          },
+        });
+        expect((await index.search(query({ ...q, page: 3 }))).items.map((d) => d.id)).toEqual(sorted.slice(40, 60).map((e) => e.id));
+      };
+      await expectNewest({ text: 'herd' }, events);
+      await expectNewest({ bbox: { minLat: 39.5, maxLat: 41.5, minLon: 9.5, maxLon: 11.5 } }, events.filter((_, i) => i % 13 !== 0));
+    }, 180_000);
+
     it('forgets an erased image: not found by id, text, account or facets, its dead letters gone, others kept', async () => {
       const erased = processedEvent({ keywords: ['harbour'], source: source({ account: 'north', receivedAt: at(0) }) });
       const kept = processedEvent({ keywords: ['harbour'], source: source({ receivedAt: at(1) }) });

@@ -70,6 +70,9 @@ describe('SQLite image index written by the first release', () => {
       const ids = async (q: object) => (await index.search({ sort: { field: 'receivedAt', order: 'desc' }, page: 1, size: 20, ...q })).items.map((d) => d.id);
       expect(await ids({ text: 'harbour' })).toEqual([old[0].id]);
       expect((await ids({ status: 'processed' })).sort()).toEqual(old.map((e) => e.id).sort());
+      // The facets' columns of images indexed before they had a table of their own.
+      const { facets } = await index.search({ sort: { field: 'receivedAt', order: 'desc' }, page: 1, size: 20, facets: ['make', 'account', 'status'] });
+      expect(facets).toMatchObject({ images: 2, make: [{ value: 'canon', count: 2 }], account: [{ value: old[0].source.account, count: 2 }], status: [{ value: 'processed', count: 2 }] });
 
       await index.upsert({ ...old[0], keywords: ['harbour', 'storm'], source: source({ receivedAt: '2025-03-03T10:00:00.000Z' }) });
       const broken = failedImageEvent();
@@ -102,6 +105,13 @@ describe('SQLite image index written by the first release', () => {
       expect(await index.get(event.id)).toMatchObject({ id: event.id, status: 'processed' });
     } finally {
       await index.close();
+    }
+    // The first release's schema is not laid over a migrated file: it put back an index migration 4 dropped.
+    const db = new Database(file, { readonly: true });
+    try {
+      expect(db.prepare("SELECT name FROM sqlite_schema WHERE name = 'images_by_captured'").all()).toEqual([]);
+    } finally {
+      db.close();
     }
   });
 });
