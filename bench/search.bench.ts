@@ -14,7 +14,7 @@
  * queries. It adds the node's CPU per bulk-loaded document, the store size, heap and version.
  */
 import { createHash } from 'node:crypto';
-import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { closeSync, fsyncSync, mkdtempSync, openSync, rmSync, statSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -229,7 +229,7 @@ async function embedded(docs: number, runs: number): Promise<void> {
   const dir = mkdtempSync(path.join(tmpdir(), 'search-bench-'));
   const file = values.index ?? path.join(dir, 'index.sqlite');
   const opening = performance.now();
-  const index = new SqliteImageIndex(file);
+  let index = new SqliteImageIndex(file);
   if (values.index) console.error(`opened (and migrated) ${file} in ${Math.round(performance.now() - opening)} ms`);
   try {
     const started = performance.now();
@@ -238,6 +238,15 @@ async function embedded(docs: number, runs: number): Promise<void> {
       if ((i / BATCH) % 100 === 99) process.stderr.write(`${i + BATCH} indexed, ${Math.round((i + BATCH) / ((performance.now() - started) / 1000))}/s\n`);
     }
     const bulkRate = docs / ((performance.now() - started) / 1000);
+    if (!values.index) {
+      // Measured as after a restart, once the OS has written the build to disk: timed while it
+      // still wrote back gigabytes, the first queries took twice as long (box p95 103 ms against 45).
+      await index.close();
+      const fd = openSync(file, 'r+');
+      fsyncSync(fd);
+      closeSync(fd);
+      index = new SqliteImageIndex(file);
+    }
     // A reused index already holds the new images of earlier runs: these must be new to it.
     const singleRate = await upsertSingles(index, docs, 0, SINGLE, 1, values.index ? `-${Date.now()}` : '');
     const rows = await queryRows(index, runs);
