@@ -67,9 +67,9 @@ function facetIds(row: string): string {
  * In a trigger on images: the new row's facet values, added to facet_values where they are new. Not
  * with OR IGNORE: the upsert that fires the trigger imposes its own conflict policy on it.
  */
-const FACET_VALUES_OF_NEW = `INSERT INTO facet_values (value)
-      SELECT value FROM (SELECT new.make AS value UNION SELECT new.model UNION SELECT new.lens UNION SELECT new.status)
-      WHERE value IS NOT NULL AND value NOT IN (SELECT value FROM facet_values);`;
+const FACET_VALUES_OF_NEW = ['make', 'model', 'lens', 'status']
+  .map((column) => `INSERT INTO facet_values (value) SELECT new.${column} WHERE new.${column} IS NOT NULL AND NOT EXISTS (SELECT 1 FROM facet_values WHERE value = new.${column});`)
+  .join('\n    ');
 
 /** image_blocks holds the newest receive time of each run of 2^SEQ_BLOCK_BITS seqs. */
 const SEQ_BLOCK_BITS = 10;
