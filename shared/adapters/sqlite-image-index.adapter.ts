@@ -362,7 +362,7 @@ const MIGRATIONS: string[] = [
   CREATE INDEX images_by_rare_status ON images (status, received_ms) WHERE status <> 'processed';
   -- Created again by every open until now (the first release's schema ran before the migrations).
   DROP INDEX IF EXISTS images_by_captured;
-  -- What the facets count, for each image in about 35 bytes, values as numbers: at 1M images 35 MB
+  -- What the facets count, for each image in about 50 bytes, values as numbers: at 1M images 50 MB
   -- that stay in the page cache, where the facets' 2,000 rows at random from the 175 MB of images
   -- were read from the OS (30 µs each when evicted). Triggers keep it for every writer.
   CREATE TABLE facet_values (id INTEGER PRIMARY KEY, value TEXT NOT NULL UNIQUE);
@@ -428,9 +428,9 @@ export class SqliteImageIndex implements ImageIndex {
     this.db.pragma('journal_mode = WAL');
     this.db.pragma('busy_timeout = 10000');
     // The default 2 MB cache re-reads index pages on every write once the indexes outgrow it; at 1M
-    // images the search columns and indexes (about 500 MB) are read at random, and a page from
-    // SQLite's cache costs a fraction of a read from the OS (p95 of text searches 62 ms with 256 MB,
-    // 147 ms with 64 MB).
+    // images the searches read about 600 MB of rows and indexes at random, and a page from SQLite's
+    // cache costs a fraction of a read from the OS, which may have evicted it (p95 of text searches,
+    // before image_facets: 62 ms with 256 MB, 147 ms with 64 MB).
     this.db.pragma(`cache_size = -${cacheMB * 1024}`);
     // Only a new file or one of the first release: on a migrated file its IF NOT EXISTS put back an
     // index migration 4 had dropped, written with every image since.
@@ -772,8 +772,9 @@ export class SqliteImageIndex implements ImageIndex {
       return { ...many, n, walkCost: driver.walkCost ?? 1, ...(n <= TOTAL_HITS_CAP ? { seqs: () => this.seqsOf(driver.seqs!) } : {}) };
     }
     // A box or circle whose candidates are few enough to read: only the rows of those its R*Tree
-    // entry leaves in doubt (near a box's edge or a circle's) are read, to check them. A box is read up to BOX_SET_LIMIT candidates, past the cap: its newest matches are
-    // then found by seq too, not by walking the receive order and probing each image.
+    // entry leaves in doubt (near a box's edge or a circle's) are read, to check them. A box is
+    // read up to BOX_SET_LIMIT candidates, past the cap: its newest matches are then found by seq
+    // too, not by walking the receive order and probing each image.
     if (others.length === 0 && driver.placed && counted[0].n <= (driver.certain ? BOX_SET_LIMIT - 1 : TOTAL_HITS_CAP)) {
       const [[certain, unsure]] = this.select(
         `json_group_array(seq) FILTER (WHERE sure = 1), json_group_array(seq) FILTER (WHERE sure = 0)`,

@@ -1,6 +1,6 @@
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
@@ -314,6 +314,7 @@ describe('the one-process pipeline, from FTP upload to search', () => {
     expect(progress).toEqual([0, 1, 2, 3, 4]);
     for (const img of images) await searchable(sha256(img));
     expect(readdirSync(dir)).toHaveLength(4);
+    rmSync(dir, { recursive: true, force: true });
   });
 
   it('answers bad query parameters with a 400 naming the parameter', async () => {
