@@ -445,7 +445,6 @@ export class SqliteImageIndex implements ImageIndex {
     this.docs.pragma('busy_timeout = 10000');
     this.db.exec(ERASURES_SCHEMA);
     this.statements = {
-      docById: this.db.prepare('SELECT doc FROM images JOIN image_docs USING (seq) WHERE id = ?'),
       // The image's document and its row's search columns, as written (named as searchFields names them).
       storedById: this.db.prepare(
         `SELECT doc, images.seq, captured_ms AS captured, received_ms AS received, make, model, lens, iso, lat, lon, status
@@ -518,7 +517,7 @@ export class SqliteImageIndex implements ImageIndex {
   }
 
   async get(id: string): Promise<ImageDocument | null> {
-    const row = this.statements.docById.get(id) as { doc: string } | undefined;
+    const row = this.statements.storedById.get(id) as { doc: string } | undefined;
     return row ? upgradeDocument(JSON.parse(row.doc) as StoredDocument) : null;
   }
 
