@@ -58,18 +58,21 @@ const DRIVER_COUNT_LIMIT = 100_000;
  */
 const BOX_SET_LIMIT = 30_000;
 
+/** The columns image_facets holds as facet_values ids. */
+const FACET_VALUE_COLUMNS = ['make', 'model', 'lens', 'status'] as const;
+
 /** The facet_values ids of an images row's make, model, lens and status (`row`: a table or `new`). */
 function facetIds(row: string): string {
-  return ['make', 'model', 'lens', 'status'].map((column) => `(SELECT id FROM facet_values WHERE value = ${row}.${column})`).join(', ');
+  return FACET_VALUE_COLUMNS.map((column) => `(SELECT id FROM facet_values WHERE value = ${row}.${column})`).join(', ');
 }
 
 /**
  * In a trigger on images: the new row's facet values, added to facet_values where they are new. Not
  * with OR IGNORE: the upsert that fires the trigger imposes its own conflict policy on it.
  */
-const FACET_VALUES_OF_NEW = ['make', 'model', 'lens', 'status']
-  .map((column) => `INSERT INTO facet_values (value) SELECT new.${column} WHERE new.${column} IS NOT NULL AND NOT EXISTS (SELECT 1 FROM facet_values WHERE value = new.${column});`)
-  .join('\n    ');
+const FACET_VALUES_OF_NEW = FACET_VALUE_COLUMNS.map(
+  (column) => `INSERT INTO facet_values (value) SELECT new.${column} WHERE new.${column} IS NOT NULL AND NOT EXISTS (SELECT 1 FROM facet_values WHERE value = new.${column});`,
+).join('\n    ');
 
 /** image_blocks holds the newest receive time of each run of 2^SEQ_BLOCK_BITS seqs. */
 const SEQ_BLOCK_BITS = 10;
@@ -192,9 +195,15 @@ function spatial(boxes: BoundingBox[], exact: Sql, sureness: Sql, certain?: Sql)
 }
 
 /** The tests of a condition for an image whose seq is `seq`, cheapest first. */
-function probes(condition: Condition, seq: string): Sql[] {
-  return [...(condition.bySeq ? [condition.bySeq(seq)] : []), ...(condition.byRow ? [condition.byRow] : [])];
+function probes(condition: Condition, seq: string, row = byRow): Sql[] {
+  return [...(condition.bySeq ? [condition.bySeq(seq)] : []), ...row(condition)];
 }
+
+/** A condition's test on the image's row. */
+const byRow = (c: Condition): Sql[] => (c.byRow ? [c.byRow] : []);
+
+/** A condition's test on image_facets where it has one, else on the image's row. */
+const byFacetsOrRow = (c: Condition): Sql[] => (c.byFacets ? [c.byFacets] : byRow(c));
 
 /** The images of the driver's index, each probed by the other conditions: CROSS JOIN keeps that loop order. */
 function driven(driver: Condition, others: Condition[], extra: Sql[]): Sql {
@@ -202,9 +211,8 @@ function driven(driver: Condition, others: Condition[], extra: Sql[]): Sql {
   // on image_facets run before the image's row is read, which then happens only for the images
   // that pass them (at 1M images the rows of a combined query's outer loop, few of them in the
   // page cache, cost 75 to 135 ms).
-  const test = (c: Condition) => (c.byFacets ? [c.byFacets] : c.byRow ? [c.byRow] : []);
-  const own = driver.exact ? [] : test(driver);
-  const filter = where([...own, ...others.flatMap((c) => [...(c.bySeq ? [c.bySeq('+driver.seq')] : []), ...test(c)]), ...extra]);
+  const own = driver.exact ? [] : byFacetsOrRow(driver);
+  const filter = where([...own, ...others.flatMap((c) => probes(c, '+driver.seq', byFacetsOrRow)), ...extra]);
   return sql(
     `FROM (${driver.seqs!.sql}) AS driver CROSS JOIN image_facets ON image_facets.seq = driver.seq CROSS JOIN images ON images.seq = driver.seq ${filter.sql}`,
     ...driver.seqs!.params,
@@ -657,7 +665,7 @@ export class SqliteImageIndex implements ImageIndex {
         bySeq: (seq) => sql(`EXISTS (SELECT 1 FROM image_accounts WHERE account = ? AND seq = ${seq})`, query.account),
       });
     }
-    const facet = (name: 'make' | 'model' | 'lens' | 'status', value: string | null) =>
+    const facet = (name: (typeof FACET_VALUE_COLUMNS)[number], value: string | null) =>
       sql(`image_facets.${name} = (SELECT id FROM facet_values WHERE value = ?)`, value);
     if (query.make) conditions.push({ ...column('images.make = ?', true, normalizeKeyword(query.make)), byFacets: facet('make', normalizeKeyword(query.make)) });
     if (query.model) conditions.push({ ...column('images.model = ?', false, normalizeKeyword(query.model)), byFacets: facet('model', normalizeKeyword(query.model)) });
@@ -886,19 +894,19 @@ export class SqliteImageIndex implements ImageIndex {
    * the whole archive, and reading their rows to sort them took up to 55 ms at p95 at 1M images.
    */
   private nearestBySeq(seqs: number[], { lat, lon }: { lat: number; lon: number }): number[] {
-    const placed = (this.statements.placesOf.all(JSON.stringify(seqs)) as [number, number, number][]).map(([seq, lat2, lon2]) => ({ seq, distance: distanceMeters(lat, lon, lat2, lon2), id: '' }));
-    const at = new Map<number, number>();
-    for (const image of placed) at.set(image.distance, (at.get(image.distance) ?? 0) + 1);
-    const tied = placed.filter((image) => at.get(image.distance)! > 1);
-    if (tied.length > 0) {
-      const ids = new Map(this.statements.idsOf.all(JSON.stringify(tied.map((image) => image.seq))) as [number, string][]);
-      for (const image of tied) image.id = ids.get(image.seq)!;
-    }
-    return placed.sort((a, b) => a.distance - b.distance || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)).map((image) => image.seq);
+    const placed = (this.statements.placesOf.all(JSON.stringify(seqs)) as [number, number, number][]).map(
+      ([seq, lat2, lon2]): [number, number, string] => [seq, distanceMeters(lat, lon, lat2, lon2), ''],
+    );
+    return this.withTiedIds(placed)
+      .sort((a, b) => a[1] - b[1] || (a[2] < b[2] ? -1 : a[2] > b[2] ? 1 : 0))
+      .map(([seq]) => seq);
   }
 
-  /** Fills in the ids of matches received at the same instant as another, which only their ids order. */
-  private withTiedIds(matches: Match[]): Match[] {
+  /**
+   * Items are [seq, sort value, id, ...], their ids '' where not read: fills in the ids of those
+   * that share their sort value (a receive time, a distance) with another, which only ids order.
+   */
+  private withTiedIds<T extends [number, number, string, ...unknown[]]>(matches: T[]): T[] {
     const at = new Map<number, number>();
     for (const match of matches) at.set(match[1], (at.get(match[1]) ?? 0) + 1);
     const missing = matches.filter((match) => match[2] === '' && at.get(match[1])! > 1);
